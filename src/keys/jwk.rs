@@ -1,0 +1,290 @@
+//! One verification key: a JWK (RFC 7517) or a PEM public key, bound to what it may verify.
+//!
+//! The key is parsed once, when the key set is loaded; a request only looks it up.
+
+use crate::algorithm::{Algorithm, KeyFamily};
+use crate::error::ConfigError;
+use crate::token::decode_segment;
+use jsonwebtoken::DecodingKey;
+use serde_json::{Map, Value};
+
+/// RFC 7518 §3.3: RSA keys of 2048 bits or larger MUST be used.
+const MIN_RSA_BITS: usize = 2048;
+
+/// A public key ready for signature verification, with the JWK parameters that limit it.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    kid: Option<String>,
+    family: KeyFamily,
+    /// The JWK's own `alg`, if any: the token's `alg` must equal it.
+    jwk_alg: Option<String>,
+    /// Why `use` / `key_ops` forbid verification, if they do.
+    not_for_verification: Option<&'static str>,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("kid", &self.kid)
+            .field("family", &self.family)
+            .field("alg", &self.jwk_alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifyingKey {
+    /// Reads one JWK. Private keys, symmetric keys, unknown key types and curves, and RSA
+    /// keys under 2048 bits are refused with the reason.
+    pub fn from_jwk(jwk: &Value) -> Result<Self, ConfigError> {
+        let Value::Object(jwk) = jwk else {
+            return Err(invalid("a JWK must be a JSON object"));
+        };
+        let kty = member_str(jwk, "kty")?.ok_or_else(|| invalid("`kty` is missing"))?;
+        // A JWKS that leaks private parameters is a misconfigured issuer; never use it.
+        if ["d", "p", "q", "dp", "dq", "qi", "k"]
+            .iter()
+            .any(|m| jwk.contains_key(*m))
+        {
+            return Err(invalid("the JWK holds private or symmetric key material"));
+        }
+        let (family, decoding) = match kty {
+            "RSA" => {
+                let n = member_bytes(jwk, "n")?;
+                let e = member_bytes(jwk, "e")?;
+                (KeyFamily::Rsa, rsa_key(&n, &e)?)
+            }
+            "EC" => {
+                let (family, size) = match member_str(jwk, "crv")? {
+                    Some("P-256") => (KeyFamily::EcP256, 32),
+                    Some("P-384") => (KeyFamily::EcP384, 48),
+                    _ => return Err(invalid("unsupported or missing EC `crv`")),
+                };
+                let x = member_bytes(jwk, "x")?;
+                let y = member_bytes(jwk, "y")?;
+                if x.len() != size || y.len() != size {
+                    return Err(invalid("EC coordinates do not fit the curve"));
+                }
+                let mut point = Vec::with_capacity(1 + 2 * size);
+                point.push(0x04);
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                (family, DecodingKey::from_ec_der(&point))
+            }
+            "OKP" => {
+                if member_str(jwk, "crv")? != Some("Ed25519") {
+                    return Err(invalid("unsupported or missing OKP `crv`"));
+                }
+                let x = member_bytes(jwk, "x")?;
+                if x.len() != 32 {
+                    return Err(invalid("Ed25519 `x` must be 32 bytes"));
+                }
+                (KeyFamily::Ed25519, DecodingKey::from_ed_der(&x))
+            }
+            "oct" => return Err(invalid("symmetric keys are never taken from a JWKS")),
+            _ => return Err(invalid("unsupported `kty`")),
+        };
+        let not_for_verification = match (member_str(jwk, "use")?, jwk.get("key_ops")) {
+            (Some(u), _) if u != "sig" => Some("its `use` is not \"sig\""),
+            (_, Some(Value::Array(ops))) if !ops.iter().any(|o| o == "verify") => {
+                Some("its `key_ops` lack \"verify\"")
+            }
+            (_, Some(Value::Array(_)) | None) => None,
+            (_, Some(_)) => return Err(invalid("`key_ops` must be an array")),
+        };
+        Ok(VerifyingKey {
+            kid: member_str(jwk, "kid")?.map(str::to_owned),
+            family,
+            jwk_alg: member_str(jwk, "alg")?.map(str::to_owned),
+            not_for_verification,
+            decoding,
+        })
+    }
+
+    /// Reads a PEM public key (RSA, EC P-256/P-384 or Ed25519, as SPKI `PUBLIC KEY` or
+    /// PKCS#1 `RSA PUBLIC KEY`).
+    pub fn from_pem(pem: &str, kid: Option<&str>) -> Result<Self, ConfigError> {
+        let pem = pem.as_bytes();
+        let (family, decoding) = if let Ok(k) = DecodingKey::from_rsa_pem(pem) {
+            let der = k
+                .try_get_as_bytes()
+                .map_err(|e| ConfigError::InvalidKey(e.to_string()))?;
+            let public = aws_lc_rs::rsa::PublicKey::from_der(der)
+                .map_err(|e| ConfigError::InvalidKey(format!("RSA public key: {e}")))?;
+            let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(&public);
+            (KeyFamily::Rsa, rsa_key(&c.n, &c.e)?)
+        } else if let Ok(k) = DecodingKey::from_ec_pem(pem) {
+            let len = k.try_get_as_bytes().map(<[u8]>::len).unwrap_or(0);
+            match len {
+                65 => (KeyFamily::EcP256, k),
+                97 => (KeyFamily::EcP384, k),
+                _ => return Err(ConfigError::InvalidKey("unsupported EC curve".into())),
+            }
+        } else if let Ok(k) = DecodingKey::from_ed_pem(pem) {
+            (KeyFamily::Ed25519, k)
+        } else {
+            return Err(ConfigError::InvalidKey(
+                "not an RSA, EC or Ed25519 public key in PEM form".into(),
+            ));
+        };
+        Ok(VerifyingKey {
+            kid: kid.map(str::to_owned),
+            family,
+            jwk_alg: None,
+            not_for_verification: None,
+            decoding,
+        })
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// Whether this key may verify `alg` (RFC 9068 §4 step 4): the key type and curve fit,
+    /// the JWK `alg` (if any) is the same, `use` (if any) is `sig`, `key_ops` (if any)
+    /// contain `verify`. The error names the binding that failed.
+    pub(crate) fn fits(&self, alg: Algorithm) -> Result<(), &'static str> {
+        if self.family != alg.family() {
+            return Err(match (self.family, alg.family()) {
+                (KeyFamily::EcP256 | KeyFamily::EcP384, KeyFamily::EcP256 | KeyFamily::EcP384) => {
+                    "the key's curve does not fit the algorithm"
+                }
+                _ => "the key type does not fit the algorithm",
+            });
+        }
+        if let Some(jwk_alg) = &self.jwk_alg
+            && jwk_alg != alg.as_str()
+        {
+            return Err("the key's JWK `alg` differs from the token's");
+        }
+        match self.not_for_verification {
+            Some(reason) => Err(reason),
+            None => Ok(()),
+        }
+    }
+
+    /// Verifies `signature` over `message` with `alg`, which must already fit this key.
+    pub(crate) fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        verify_with(&self.decoding, alg, message, signature)
+    }
+}
+
+/// One signature check with the aws-lc-rs provider, named explicitly so that another crate
+/// enabling a second jsonwebtoken backend can never change (or break) which one runs.
+pub(crate) fn verify_with(
+    key: &DecodingKey,
+    alg: Algorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    let provider = &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
+    match (provider.verifier_factory)(&alg.to_jsonwebtoken(), key) {
+        Ok(verifier) => verifier.verify(message, &signature.to_vec()).is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn rsa_key(n: &[u8], e: &[u8]) -> Result<DecodingKey, ConfigError> {
+    let n = strip_leading_zeros(n);
+    let e = strip_leading_zeros(e);
+    if n.len() * 8 < MIN_RSA_BITS {
+        return Err(invalid("RSA modulus under 2048 bits"));
+    }
+    if e.is_empty() || e.len() > 8 {
+        return Err(invalid("RSA exponent is out of range"));
+    }
+    Ok(DecodingKey::from_rsa_raw_components(n, e))
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+fn invalid(reason: &str) -> ConfigError {
+    ConfigError::InvalidKey(reason.to_owned())
+}
+
+fn member_str<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, ConfigError> {
+    match jwk.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ConfigError::InvalidKey(format!(
+            "`{name}` must be a string"
+        ))),
+    }
+}
+
+fn member_bytes(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, ConfigError> {
+    let s = member_str(jwk, name)?
+        .ok_or_else(|| ConfigError::InvalidKey(format!("`{name}` is missing")))?;
+    decode_segment(s, "").map_err(|_| ConfigError::InvalidKey(format!("`{name}` is not base64url")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const N_2048: &str = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+
+    #[test]
+    fn rsa_jwk_binds_to_rsa_algorithms() {
+        let k = VerifyingKey::from_jwk(&json!({"kty":"RSA","kid":"r","n":N_2048,"e":"AQAB"}));
+        let Ok(k) = k else { panic!("{k:?}") };
+        assert_eq!(k.kid(), Some("r"));
+        assert_eq!(k.fits(Algorithm::RS256), Ok(()));
+        assert_eq!(k.fits(Algorithm::PS512), Ok(()));
+        assert!(k.fits(Algorithm::ES256).is_err());
+        assert!(k.fits(Algorithm::HS256).is_err());
+    }
+
+    #[test]
+    fn jwk_alg_use_and_key_ops_bind() {
+        let base = json!({"kty":"RSA","n":N_2048,"e":"AQAB"});
+        let with = |k: &str, v: Value| {
+            let mut j = base.clone();
+            j[k] = v;
+            VerifyingKey::from_jwk(&j).map(|key| key.fits(Algorithm::RS256))
+        };
+        assert_eq!(with("alg", json!("RS256")), Ok(Ok(())));
+        assert!(matches!(with("alg", json!("PS256")), Ok(Err(_))));
+        assert_eq!(with("use", json!("sig")), Ok(Ok(())));
+        assert!(matches!(with("use", json!("enc")), Ok(Err(_))));
+        assert_eq!(with("key_ops", json!(["verify"])), Ok(Ok(())));
+        assert!(matches!(with("key_ops", json!(["encrypt"])), Ok(Err(_))));
+        assert!(with("key_ops", json!("verify")).is_err());
+    }
+
+    #[test]
+    fn unusable_jwks_are_refused() {
+        let cases = [
+            json!({"kty":"oct","k":"c2VjcmV0"}),
+            json!({"kty":"RSA","n":N_2048,"e":"AQAB","d":"AQAB"}),
+            json!({"kty":"RSA","n":"AQAB","e":"AQAB"}),
+            json!({"kty":"EC","crv":"P-521","x":"AA","y":"AA"}),
+            json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA"}),
+            json!({"kty":"OKP","crv":"X25519","x":"AA"}),
+            json!({"kty":"XYZ"}),
+            json!({"n":N_2048}),
+            json!("RSA"),
+            json!({"kty":"RSA","n":N_2048,"e":"AQAB","kid":5}),
+        ];
+        for jwk in cases {
+            assert!(VerifyingKey::from_jwk(&jwk).is_err(), "{jwk}");
+        }
+    }
+
+    #[test]
+    fn curves_are_told_apart() {
+        let x = crate::token::encode_segment(&[1; 32]);
+        let k = VerifyingKey::from_jwk(&json!({"kty":"EC","crv":"P-256","x":x,"y":x}));
+        let Ok(k) = k else { panic!() };
+        assert_eq!(k.fits(Algorithm::ES256), Ok(()));
+        assert_eq!(
+            k.fits(Algorithm::ES384),
+            Err("the key's curve does not fit the algorithm")
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! An immutable key set for one issuer, indexed by `kid`.
+//!
+//! A JWKS is read tolerantly: an entry this crate cannot use (an encryption key, an `oct`
+//! key, an unknown `kty` or curve, a malformed member, a repeated `kid`) is skipped and
+//! logged, so that one odd key never breaks the keys that work.
+
+use super::jwk::VerifyingKey;
+use crate::algorithm::Algorithm;
+use crate::error::{ConfigError, ValidationError};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How many keys one set may hold; the rest of a larger JWKS is skipped.
+pub(crate) const MAX_KEYS: usize = 256;
+
+/// The verification keys of one issuer.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    keys: Vec<Arc<VerifyingKey>>,
+    by_kid: HashMap<String, usize>,
+}
+
+/// A JWKS entry that was left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedKey {
+    /// The entry's position in `keys`.
+    pub index: usize,
+    /// Its `kid`, if it had a readable one.
+    pub kid: Option<String>,
+    /// Why it was left out.
+    pub reason: String,
+}
+
+impl KeySet {
+    /// An empty set.
+    pub fn new() -> Self {
+        KeySet::default()
+    }
+
+    /// Reads a JWKS document (RFC 7517 §5), skipping unusable entries (see
+    /// [`KeySet::from_jwks_lenient`] to see them). Fails if the document is not a JWKS or no
+    /// entry is usable.
+    pub fn from_jwks(json: &str) -> Result<Self, ConfigError> {
+        let (set, _skipped) = KeySet::from_jwks_lenient(json.as_bytes())?;
+        if set.is_empty() {
+            return Err(ConfigError::InvalidKeySet("no usable signature key".into()));
+        }
+        Ok(set)
+    }
+
+    /// Reads a JWKS document and reports the entries left out. An empty result is not an
+    /// error here.
+    pub fn from_jwks_lenient(bytes: &[u8]) -> Result<(Self, Vec<SkippedKey>), ConfigError> {
+        #[derive(serde::Deserialize)]
+        struct Jwks {
+            keys: Vec<Value>,
+        }
+        let jwks: Jwks = serde_json::from_slice(bytes)
+            .map_err(|e| ConfigError::InvalidKeySet(format!("not a JWKS document: {e}")))?;
+        let mut set = KeySet::new();
+        let mut skipped = Vec::new();
+        for (index, entry) in jwks.keys.iter().enumerate() {
+            let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
+            let outcome = if set.keys.len() >= MAX_KEYS {
+                Err(format!("more than {MAX_KEYS} keys"))
+            } else {
+                VerifyingKey::from_jwk(entry)
+                    .map_err(|e| e.to_string())
+                    .and_then(|key| set.insert(key).map_err(str::to_owned))
+            };
+            if let Err(reason) = outcome {
+                tracing::warn!(index, ?kid, %reason, "JWKS entry skipped");
+                skipped.push(SkippedKey { index, kid, reason });
+            }
+        }
+        Ok((set, skipped))
+    }
+
+    /// A set of one PEM public key.
+    pub fn from_pem(pem: &str, kid: Option<&str>) -> Result<Self, ConfigError> {
+        let mut set = KeySet::new();
+        set.insert(VerifyingKey::from_pem(pem, kid)?)
+            .map_err(|e| ConfigError::InvalidKeySet(e.into()))?;
+        Ok(set)
+    }
+
+    /// Adds a key; a second key with the same `kid` is refused.
+    pub fn with_key(mut self, key: VerifyingKey) -> Result<Self, ConfigError> {
+        self.insert(key)
+            .map_err(|e| ConfigError::InvalidKeySet(e.into()))?;
+        Ok(self)
+    }
+
+    fn insert(&mut self, key: VerifyingKey) -> Result<(), &'static str> {
+        if let Some(kid) = key.kid() {
+            if self.by_kid.contains_key(kid) {
+                return Err("duplicate `kid`");
+            }
+            self.by_kid.insert(kid.to_owned(), self.keys.len());
+        }
+        self.keys.push(Arc::new(key));
+        Ok(())
+    }
+
+    /// How many keys the set holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The key ids in the set.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().filter_map(|k| k.kid())
+    }
+
+    /// Picks the key for a token (RFC 9068 §4 step 4). With a `kid`: that key, which must fit
+    /// `alg`. Without: the one key that fits `alg`, if exactly one does.
+    pub(crate) fn select(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<&Arc<VerifyingKey>, ValidationError> {
+        match kid {
+            Some(kid) => {
+                let key = self
+                    .by_kid
+                    .get(kid)
+                    .and_then(|i| self.keys.get(*i))
+                    .ok_or_else(|| ValidationError::UnknownKey(kid.to_owned()))?;
+                key.fits(alg)
+                    .map_err(|reason| ValidationError::KeyMismatch {
+                        kid: Some(kid.to_owned()),
+                        alg,
+                        reason,
+                    })?;
+                Ok(key)
+            }
+            None => {
+                let mut fitting = self.keys.iter().filter(|k| k.fits(alg).is_ok());
+                match (fitting.next(), fitting.count()) {
+                    (None, _) => Err(ValidationError::NoKeyForAlgorithm(alg)),
+                    (Some(key), 0) => Ok(key),
+                    (Some(_), more) => Err(ValidationError::AmbiguousKey {
+                        alg,
+                        count: more + 1,
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// Whether a selection failure may be cured by fetching the key set again.
+pub(crate) fn is_missing_key(e: &ValidationError) -> bool {
+    matches!(
+        e,
+        ValidationError::UnknownKey(_) | ValidationError::NoKeyForAlgorithm(_)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ec(kid: Option<&str>, crv: &str, size: usize) -> Value {
+        let c = crate::token::encode_segment(&vec![7; size]);
+        let mut j = json!({"kty":"EC","crv":crv,"x":c,"y":c});
+        if let Some(kid) = kid {
+            j["kid"] = json!(kid);
+        }
+        j
+    }
+
+    fn set(keys: Vec<Value>) -> (KeySet, Vec<SkippedKey>) {
+        KeySet::from_jwks_lenient(json!({ "keys": keys }).to_string().as_bytes()).expect("jwks")
+    }
+
+    #[test]
+    fn bad_entries_are_skipped_not_fatal() {
+        let (s, skipped) = set(vec![
+            ec(Some("a"), "P-256", 32),
+            json!({"kty":"oct","k":"AAAA","kid":"h"}),
+            json!({"kty":"RSA","kid":"enc","use":"enc"}),
+            json!(42),
+            ec(Some("a"), "P-384", 48),
+            ec(Some("b"), "P-384", 48),
+        ]);
+        assert_eq!(s.kids().collect::<Vec<_>>(), vec!["a", "b"]);
+        assert_eq!(
+            skipped.iter().map(|k| k.index).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+        assert_eq!(skipped[3].reason, "duplicate `kid`");
+    }
+
+    #[test]
+    fn select_by_kid() {
+        let (s, _) = set(vec![ec(Some("a"), "P-256", 32), ec(Some("b"), "P-384", 48)]);
+        assert!(s.select(Some("a"), Algorithm::ES256).is_ok());
+        assert_eq!(
+            s.select(Some("zz"), Algorithm::ES256).err(),
+            Some(ValidationError::UnknownKey("zz".into()))
+        );
+        assert!(matches!(
+            s.select(Some("a"), Algorithm::ES384),
+            Err(ValidationError::KeyMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn select_without_kid_needs_exactly_one_fitting_key() {
+        let (s, _) = set(vec![ec(Some("a"), "P-256", 32), ec(Some("b"), "P-384", 48)]);
+        assert!(s.select(None, Algorithm::ES256).is_ok());
+        assert_eq!(
+            s.select(None, Algorithm::RS256).err(),
+            Some(ValidationError::NoKeyForAlgorithm(Algorithm::RS256))
+        );
+        let (s, _) = set(vec![ec(Some("a"), "P-256", 32), ec(None, "P-256", 32)]);
+        assert_eq!(
+            s.select(None, Algorithm::ES256).err(),
+            Some(ValidationError::AmbiguousKey {
+                alg: Algorithm::ES256,
+                count: 2
+            })
+        );
+    }
+
+    #[test]
+    fn not_a_jwks_is_an_error_and_empty_is_refused_for_static_sets() {
+        assert!(KeySet::from_jwks_lenient(b"[]").is_err());
+        assert!(KeySet::from_jwks_lenient(b"{\"keys\":{}}").is_err());
+        assert!(KeySet::from_jwks("{\"keys\":[]}").is_err());
+    }
+
+    #[test]
+    fn key_count_is_capped() {
+        let keys = (0..MAX_KEYS + 5)
+            .map(|i| ec(Some(&i.to_string()), "P-256", 32))
+            .collect();
+        let (s, skipped) = set(keys);
+        assert_eq!(s.len(), MAX_KEYS);
+        assert_eq!(skipped.len(), 5);
+    }
+}
