@@ -23,7 +23,6 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::crypto::CryptoProvider;
 use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::signature::Verifier as _;
 use jwt_access_token::{
     Algorithm, ExtraClaims, JwtAccessTokenIssuer, KeySet, SigningKey, TokenRequest, Validator,
 };
