@@ -27,9 +27,10 @@ impl<X> Clone for AccessTokenVerifier<X> {
     }
 }
 
-impl<X: DeserializeOwned> AccessTokenVerifier<X> {
+impl AccessTokenVerifier {
     /// Joins a validator and a key source. A key source found by discovery must have been
-    /// discovered from the validator's issuer.
+    /// discovered from the validator's issuer. The claims outside RFC 9068 are kept as a JSON
+    /// object; see [`AccessTokenVerifier::with_extra_claims`] for your own type.
     pub fn new(validator: Validator, keys: impl Into<KeySource>) -> Result<Self, ConfigError> {
         let keys = keys.into();
         if let KeySource::Remote(remote) = &keys
@@ -46,6 +47,30 @@ impl<X: DeserializeOwned> AccessTokenVerifier<X> {
             keys,
             claims: PhantomData,
         })
+    }
+}
+
+impl<X: DeserializeOwned> AccessTokenVerifier<X> {
+    /// The same verifier, reading the claims outside RFC 9068 into `Y` (a token whose claims
+    /// do not fit `Y` is refused as malformed).
+    ///
+    /// ```
+    /// # use jwt_access_token::{AccessTokenVerifier, KeySet, Validator};
+    /// #[derive(Clone, serde::Deserialize)]
+    /// struct Tenant { tenant: String }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let keys = KeySet::new();
+    /// let verifier = AccessTokenVerifier::new(Validator::new("https://as.example", ["api"])?, keys)?
+    ///     .with_extra_claims::<Tenant>();
+    /// # Ok(()) }
+    /// ```
+    pub fn with_extra_claims<Y: DeserializeOwned>(self) -> AccessTokenVerifier<Y> {
+        AccessTokenVerifier {
+            validator: self.validator,
+            keys: self.keys,
+            claims: PhantomData,
+        }
     }
 
     /// The validator.

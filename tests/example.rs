@@ -1,6 +1,7 @@
 //! Runs `examples/resource_server.rs` as a user would (`cargo run --example resource_server`,
 //! no configuration), reads the tokens it prints, and exercises every route over HTTP.
 //! Then runs it again pointed at an external issuer through `ISSUER` and `JWKS_URI`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The layer over real HTTP: a real issuer (metadata + JWKS) and a real axum server on
 //! 127.0.0.1, called with reqwest. Covers every RFC 6750 answer and every route requirement.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Every check of the validator (RFC 9068 §4), each with a case that passes and one that
 //! fails, on the pure validator (no I/O) with a fixed clock.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use jwt_access_token::{
     AccessTokenClaims, Algorithm, HmacSecret, KeySet, NumericDate, RelaxableClaim, SigningKey,

@@ -226,17 +226,12 @@ impl RemoteKeySet {
             _ => false,
         };
         if !changed && self.inner.cooldown_over() {
-            if let Err(e) = self.inner.fetch_and_store(&mut state).await
-                && self.inner.current.load().is_none()
-            {
-                return Err(AuthError::KeysUnavailable(e));
-            }
+            // A failure is recorded in `state`; a cached set, if any, still answers below.
+            let _ = self.inner.fetch_and_store(&mut state).await;
         }
-        drop(state);
         match self.inner.current.load().as_ref() {
             Some(cached) => Ok(cached.keys.select(kid, alg)?.clone()),
             None => {
-                let state = self.inner.fetch.lock().await;
                 let error = state
                     .last_error
                     .clone()

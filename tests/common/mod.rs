@@ -1,6 +1,6 @@
 //! Real servers on 127.0.0.1 for the integration tests: an issuer that serves RFC 8414 /
 //! OpenID metadata and a JWKS (and can fail on command), and the protected axum app.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use axum::extract::State;
 use axum::http::StatusCode;
