@@ -331,3 +331,64 @@ async fn key_set_outage_without_cached_keys_is_503_never_401() {
     assert!(r.headers().get("www-authenticate").is_none());
     assert_eq!(r.headers()["retry-after"], "5");
 }
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Tenant {
+    tenant: String,
+}
+
+#[tokio::test]
+async fn a_custom_claims_type_reaches_the_handler_and_requirements_still_apply() {
+    use axum::{Router, routing::get};
+    use jwt_access_token::Claims;
+    use jwt_access_token::require::{require, scope};
+
+    let issuer = TestIssuer::start(Algorithm::EdDSA).await;
+    let verifier = AccessTokenVerifier::new(
+        Validator::new(issuer.url.clone(), [AUDIENCE]).expect("validator"),
+        RemoteKeySet::from_jwks_uri(&issuer.jwks_uri()).expect("keys"),
+    )
+    .expect("verifier")
+    .with_extra_claims::<Tenant>();
+    let app = serve(
+        Router::new()
+            .route(
+                "/tenant",
+                get(|Claims(c): Claims<Tenant>| async move { c.extra.tenant }),
+            )
+            .route(
+                "/items",
+                get(|Claims(c): Claims<Tenant>| async move { c.extra.tenant })
+                    .route_layer(require(scope("items:read"))),
+            )
+            .layer(JwtAccessTokenLayer::new(verifier)),
+    )
+    .await;
+    let acme = issuer.mint(
+        TokenRequest::new("a", "c", [AUDIENCE])
+            .scope("items:read")
+            .claim("tenant", json!("acme")),
+    );
+    assert_eq!(
+        get_with(&format!("{app}/tenant"), Some(&acme)).await,
+        (200, None, "acme".into())
+    );
+    assert_eq!(
+        get_with(&format!("{app}/items"), Some(&acme)).await.2,
+        "acme"
+    );
+    let no_scope =
+        issuer.mint(TokenRequest::new("a", "c", [AUDIENCE]).claim("tenant", json!("acme")));
+    assert_eq!(
+        get_with(&format!("{app}/items"), Some(&no_scope)).await.0,
+        403
+    );
+    // Claims that do not fit the application's type: refused as malformed, not a handler error.
+    let no_tenant = issuer.token("items:read");
+    let (status, challenge, _) = get_with(&format!("{app}/tenant"), Some(&no_tenant)).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        challenge.as_deref(),
+        Some("Bearer error=\"invalid_token\", error_description=\"the token is malformed\"")
+    );
+}
