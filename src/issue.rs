@@ -179,6 +179,33 @@ impl SigningKey {
         &self.public_jwk
     }
 
+    /// The public key as PEM (`PUBLIC KEY`, SubjectPublicKeyInfo), for resource servers
+    /// configured with [`KeySet::from_pem`](crate::KeySet::from_pem).
+    pub fn public_key_pem(&self) -> Result<String, ConfigError> {
+        use aws_lc_rs::encoding::AsDer;
+        let der = match &self.pair {
+            Pair::Rsa(k) => k
+                .public_key()
+                .as_der()
+                .map_err(key_error)?
+                .as_ref()
+                .to_vec(),
+            Pair::Ec(k) => k
+                .public_key()
+                .as_der()
+                .map_err(key_error)?
+                .as_ref()
+                .to_vec(),
+            Pair::Ed(k) => k
+                .public_key()
+                .as_der()
+                .map_err(key_error)?
+                .as_ref()
+                .to_vec(),
+        };
+        Ok(pem("PUBLIC KEY", &der))
+    }
+
     /// Signs raw bytes with this key's algorithm.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, ConfigError> {
         let rng = SystemRandom::new();
@@ -217,6 +244,18 @@ impl SigningKey {
         let signature = self.sign(input.as_bytes())?;
         Ok(format!("{input}.{}", encode_segment(&signature)))
     }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 fn hmac_refused() -> ConfigError {
@@ -495,6 +534,68 @@ mod tests {
         assert_eq!(kids, vec![json!("new"), json!("old")]);
         issuer.drop_retired_keys();
         assert_eq!(issuer.jwks()["keys"].as_array().map(Vec::len), Some(1));
+    }
+
+    fn private_pkcs8_pem(key: &SigningKey) -> String {
+        use aws_lc_rs::encoding::AsDer;
+        let der = match &key.pair {
+            Pair::Rsa(k) => k.as_der().expect("der").as_ref().to_vec(),
+            Pair::Ec(k) => k.to_pkcs8v1().expect("der").as_ref().to_vec(),
+            Pair::Ed(k) => k.to_pkcs8v1().expect("der").as_ref().to_vec(),
+        };
+        pem("PRIVATE KEY", &der)
+    }
+
+    #[test]
+    fn pem_keys_round_trip_for_every_algorithm() {
+        let validator = Validator::new("https://as", ["api"]).expect("validator");
+        for alg in Algorithm::ASYMMETRIC {
+            let generated = SigningKey::generate(alg, "g").expect("key");
+            let loaded =
+                SigningKey::from_pem(alg, "p", &private_pkcs8_pem(&generated)).expect("from_pem");
+            assert_eq!(
+                loaded.public_jwk()["x"],
+                generated.public_jwk()["x"],
+                "{alg}"
+            );
+            assert_eq!(
+                loaded.public_jwk()["n"],
+                generated.public_jwk()["n"],
+                "{alg}"
+            );
+            let issuer = JwtAccessTokenIssuer::new("https://as", loaded).expect("issuer");
+            let token = issuer
+                .mint(&TokenRequest::new("u", "c", ["api"]))
+                .expect("mint");
+            let keys = KeySet::from_pem(&generated.public_key_pem().expect("pem"), Some("p"))
+                .expect("key set");
+            let claims: Result<AccessTokenClaims, _> = validator.validate(&token, &keys);
+            assert!(claims.is_ok(), "{alg}: {claims:?}");
+            // The PEM key has no JWK `alg`, but still binds by type: another family never fits.
+            let other = if alg.as_str().starts_with('E') {
+                "RS256"
+            } else {
+                "ES256"
+            };
+            let header = format!(r#"{{"typ":"at+jwt","alg":"{other}","kid":"p"}}"#);
+            let forged = generated
+                .sign_compact(header.as_bytes(), b"{}")
+                .expect("sign");
+            assert!(
+                validator
+                    .validate::<crate::ExtraClaims>(&forged, &keys)
+                    .is_err(),
+                "{alg}"
+            );
+        }
+        assert!(SigningKey::from_pem(Algorithm::RS256, "x", "not a pem").is_err());
+        assert!(
+            KeySet::from_pem(
+                "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+                None
+            )
+            .is_err()
+        );
     }
 
     #[test]
