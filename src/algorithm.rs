@@ -163,6 +163,10 @@ impl AlgorithmSet {
         self.0 |= alg.bit();
     }
 
+    pub(crate) fn remove(&mut self, alg: Algorithm) {
+        self.0 &= !alg.bit();
+    }
+
     pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
     }

@@ -169,8 +169,12 @@ impl Validator {
         Ok(self)
     }
 
-    /// Also accept HMAC tokens verified with this secret (compared in constant time).
+    /// Also accept HMAC tokens verified with this secret (compared in constant time). A
+    /// second call replaces the first secret, and its algorithm.
     pub fn with_hmac_secret(mut self, secret: HmacSecret) -> Self {
+        if let Some(previous) = &self.hmac {
+            self.algorithms.remove(previous.alg);
+        }
         self.algorithms.insert(secret.alg);
         self.hmac = Some(secret);
         self

@@ -517,3 +517,16 @@ fn b64_bytes(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
+
+#[test]
+fn a_second_hmac_secret_replaces_the_first_and_its_algorithm() {
+    let f = fixture(Algorithm::RS256);
+    let v = f
+        .validator
+        .clone()
+        .with_hmac_secret(HmacSecret::new(Algorithm::HS256, &[1u8; 32]).expect("secret"))
+        .with_hmac_secret(HmacSecret::new(Algorithm::HS512, &[2u8; 64]).expect("secret"));
+    let algs: Vec<Algorithm> = v.allowed_algorithms().collect();
+    assert!(algs.contains(&Algorithm::HS512));
+    assert!(!algs.contains(&Algorithm::HS256));
+}

@@ -141,6 +141,11 @@ impl VerifyingKey {
         self.kid.as_deref()
     }
 
+    /// Whether `use` and `key_ops` allow verification at all.
+    pub(crate) fn can_verify(&self) -> bool {
+        self.not_for_verification.is_none()
+    }
+
     /// Whether this key may verify `alg` (RFC 9068 §4 step 4): the key type and curve fit,
     /// the JWK `alg` (if any) is the same, `use` (if any) is `sig`, `key_ops` (if any)
     /// contain `verify`. The error names the binding that failed.

@@ -94,8 +94,19 @@ impl KeySet {
 
     fn insert(&mut self, key: VerifyingKey) -> Result<(), &'static str> {
         if let Some(kid) = key.kid() {
-            if self.by_kid.contains_key(kid) {
-                return Err("duplicate `kid`");
+            if let Some(&index) = self.by_kid.get(kid) {
+                // An encryption key sharing the kid of a signature key must not shadow it.
+                let replaceable =
+                    self.keys.get(index).is_some_and(|k| !k.can_verify()) && key.can_verify();
+                if !replaceable {
+                    return Err("duplicate `kid`");
+                }
+                tracing::warn!(
+                    kid,
+                    "JWKS entry replaced by a later one with the same kid that can verify"
+                );
+                self.keys[index] = Arc::new(key);
+                return Ok(());
             }
             self.by_kid.insert(kid.to_owned(), self.keys.len());
         }
@@ -197,6 +208,19 @@ mod tests {
             vec![1, 2, 3, 4]
         );
         assert_eq!(skipped[3].reason, "duplicate `kid`");
+    }
+
+    #[test]
+    fn a_signature_key_is_not_shadowed_by_an_encryption_key_with_its_kid() {
+        let mut enc = ec(Some("k"), "P-256", 32);
+        enc["use"] = json!("enc");
+        let sig = ec(Some("k"), "P-256", 32);
+        let (s, skipped) = set(vec![enc.clone(), sig.clone()]);
+        assert!(s.select(Some("k"), Algorithm::ES256).is_ok());
+        assert!(skipped.is_empty());
+        let (s, skipped) = set(vec![sig, enc]);
+        assert!(s.select(Some("k"), Algorithm::ES256).is_ok());
+        assert_eq!(skipped.len(), 1);
     }
 
     #[test]
