@@ -112,7 +112,7 @@ impl<X: DeserializeOwned> AccessTokenVerifier<X> {
                     .verify(&parsed, &key, now)
                     .map_err(Into::into),
             ),
-            Lookup::Ready(Err(e)) => Some(Err(e.into())),
+            Lookup::Ready(Err(e)) => Some(Err(e)),
             Lookup::NeedsFetch => None,
         }
     }

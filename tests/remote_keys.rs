@@ -217,7 +217,8 @@ async fn rotation_is_picked_up_after_the_cooldown() {
 async fn outage_keeps_the_cached_set_serving() {
     let issuer = TestIssuer::start(Algorithm::ES256).await;
     let lifetime = Duration::from_millis(100);
-    let verifier = verifier_with(&issuer, |k| k.lifetime(lifetime));
+    // Backoff capped at the cooldown, so that each step below may fetch again.
+    let verifier = verifier_with(&issuer, |k| k.lifetime(lifetime).max_backoff(COOLDOWN));
     let token = issuer.token("");
     assert_ok(verifier.verify(&token).await, "initial");
     assert_eq!(issuer.jwks_hits(), 1);
@@ -268,15 +269,9 @@ async fn outage_keeps_the_cached_set_serving() {
     );
 }
 
-/// During an outage, a stale set should not refetch on every request: at most one failed
+/// During an outage, a stale set does not refetch on every request: at most one failed
 /// refresh per cooldown, like unknown kids.
-///
-/// Ignored: today every request that finds the set stale starts a new background refresh as
-/// soon as the previous one has failed (`refresh_in_background` in `src/keys/remote.rs`
-/// consults neither the cooldown nor the last failure), so a steady stream of valid tokens
-/// makes the issuer answer about one JWKS request per request while it is down.
 #[tokio::test]
-#[ignore = "bug: failed background refreshes are retried on every request, unthrottled"]
 async fn failed_background_refresh_is_throttled() {
     let issuer = TestIssuer::start(Algorithm::ES256).await;
     let verifier = verifier_with(&issuer, |k| k.lifetime(Duration::from_millis(100)));
@@ -325,21 +320,30 @@ async fn hanging_issuer_delays_only_the_request_that_needs_a_fetch() {
             .unwrap_or_else(|_| panic!("cached key {i} waited for the hanging fetch"));
         assert_ok(answered, &format!("cached key {i}"));
     }
-    // Another unknown kid meanwhile: inside the cooldown of the hanging fetch, rejected at
-    // once rather than queued behind it.
+    // Another unknown kid meanwhile shares the fetch under way (single flight): no new
+    // fetch, and it is released with the first.
     let other = token_with_kid(&issuer, "rand-2");
-    let answered = tokio::time::timeout(Duration::from_millis(300), verifier.verify(&other))
-        .await
-        .expect("second unknown kid waited for the hanging fetch");
-    assert_unknown_key(answered, "rand-2");
+    let second = {
+        let verifier = verifier.clone();
+        tokio::spawn(async move { verifier.verify(&other).await })
+    };
 
     let (elapsed, result) = waiting.await.expect("task");
     assert!(
         elapsed >= TIMEOUT - Duration::from_millis(150) && elapsed < Duration::from_secs(2),
         "the waiting request took {elapsed:?}, fetch timeout {TIMEOUT:?}"
     );
-    // A set is cached, so the failed refetch is not a 503: the kid is simply unknown.
-    assert_unknown_key(result, "rand-1");
+    // The refetch failed: the kid may be a real rotation, so this is an outage (503), not
+    // a bad token.
+    for result in [result, second.await.expect("task")] {
+        assert!(
+            matches!(
+                result,
+                Err(AuthError::KeysUnavailable(KeySourceError::Fetch { .. }))
+            ),
+            "{result:?}"
+        );
+    }
     assert_eq!(issuer.jwks_hits(), 2);
     // And the cached key is still served.
     assert_ok(verifier.verify(&token).await, "after the timeout");
@@ -411,7 +415,8 @@ async fn removed_key_is_rejected_after_a_routine_refresh() {
     assert_ok(verifier.verify(&old).await, "key-1, fresh cache");
     assert_eq!(issuer.jwks_hits(), 1);
 
-    tokio::time::sleep(lifetime + Duration::from_millis(50)).await;
+    // Past the lifetime and the throttle that the first fetch armed.
+    tokio::time::sleep(lifetime.max(COOLDOWN) + Duration::from_millis(50)).await;
     // Stale: this request is still served from the old set, and starts the refresh.
     assert_ok(verifier.verify(&old).await, "key-1, stale cache");
     tokio::time::sleep(SETTLE).await;
@@ -637,4 +642,36 @@ async fn minted_tokens_with_extra_audiences_verify() {
     let claims = verifier.verify(&token).await.expect("verified");
     assert_eq!(claims.sub.as_deref(), Some("bob"));
     assert_eq!(issuer.jwks_hits(), 1);
+}
+
+/// Failed fetches back off: the wait doubles from the cooldown up to the cap.
+#[tokio::test]
+async fn failures_back_off_doubling_up_to_the_cap() {
+    let issuer = TestIssuer::start(Algorithm::ES256).await;
+    issuer.set_mode(Mode::Error500);
+    let cooldown = Duration::from_millis(200);
+    let verifier = verifier_with(&issuer, |k| {
+        k.cooldown(cooldown).max_backoff(Duration::from_millis(800))
+    });
+    let token = issuer.token("");
+    let start = Instant::now();
+    // (when, fetches expected after the request): failure 1 at 0 waits 200 ms, failure 2
+    // at 300 waits 400 ms (until 700), failure 3 at 750 waits 800 ms (until 1550), failure 4
+    // at 1600 waits 800 ms (capped).
+    let schedule = [(0, 1), (300, 2), (600, 2), (750, 3), (1400, 3), (1600, 4)];
+    for (at, hits) in schedule {
+        let at = Duration::from_millis(at);
+        tokio::time::sleep(at.saturating_sub(start.elapsed())).await;
+        let result = verifier.verify(&token).await;
+        assert!(
+            matches!(result, Err(AuthError::KeysUnavailable(_))),
+            "{result:?}"
+        );
+        assert_eq!(issuer.jwks_hits(), hits, "at {at:?}");
+    }
+    // Recovery after the backoff: the next allowed fetch succeeds and the key verifies.
+    issuer.set_mode(Mode::Normal);
+    tokio::time::sleep(Duration::from_millis(2450).saturating_sub(start.elapsed())).await;
+    assert_ok(verifier.verify(&token).await, "after the backoff");
+    assert_eq!(issuer.jwks_hits(), 5);
 }

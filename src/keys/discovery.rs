@@ -6,7 +6,6 @@
 use super::fetch::{get_bounded, is_allowed_url};
 use crate::error::KeySourceError;
 use reqwest::Url;
-use std::time::Duration;
 
 /// The metadata locations for `issuer`, in the order they are tried.
 pub(crate) fn well_known_urls(issuer: &Url) -> Vec<Url> {
@@ -30,7 +29,6 @@ pub(crate) async fn discover_jwks_uri(
     client: &reqwest::Client,
     issuer: &str,
     issuer_url: &Url,
-    timeout: Duration,
     max_bytes: usize,
 ) -> Result<Url, KeySourceError> {
     #[derive(serde::Deserialize)]
@@ -40,8 +38,8 @@ pub(crate) async fn discover_jwks_uri(
     }
     let mut last_failure = String::from("no metadata location");
     for url in well_known_urls(issuer_url) {
-        let body = match get_bounded(client, &url, timeout, max_bytes).await {
-            Ok(body) => body,
+        let body = match get_bounded(client, &url, max_bytes, None).await {
+            Ok(fetched) => fetched.body.unwrap_or_default(),
             Err(e) => {
                 tracing::debug!(%url, error = %e, "metadata not found here");
                 last_failure = e.to_string();

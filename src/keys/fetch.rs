@@ -61,71 +61,175 @@ pub(crate) fn default_client() -> Result<reqwest::Client, ConfigError> {
         .map_err(|e| ConfigError::Invalid(format!("cannot build the HTTP client: {e}")))
 }
 
-/// GETs `url` and returns the body, if the answer is 200 and at most `max_bytes` long.
+/// What one GET brought back.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    /// The body; `None` for 304 Not Modified.
+    pub body: Option<Vec<u8>>,
+    /// The `ETag`, for the next conditional request.
+    pub etag: Option<String>,
+    /// How long the answer says it stays fresh (`Cache-Control: max-age`, else `Expires`).
+    pub max_age: Option<Duration>,
+    pub status: u16,
+}
+
+/// GETs `url`: 200 (or 304 when `etag` is given) with a body of at most `max_bytes`. The
+/// caller bounds the time.
 pub(crate) async fn get_bounded(
     client: &reqwest::Client,
     url: &Url,
-    timeout: Duration,
     max_bytes: usize,
-) -> Result<Vec<u8>, KeySourceError> {
+    etag: Option<&str>,
+) -> Result<Fetched, KeySourceError> {
     let fetch_error = |e: reqwest::Error| KeySourceError::Fetch {
         url: url.to_string(),
         reason: e.to_string(),
     };
-    let work = async {
-        let mut response = client
-            .get(url.clone())
-            .header(http::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(fetch_error)?;
-        // A caller-supplied client may follow redirects anywhere: check where we ended up.
-        if !is_allowed_url(response.url()) {
-            return Err(KeySourceError::Fetch {
-                url: url.to_string(),
-                reason: format!("redirected to a URL that is not https: {}", response.url()),
-            });
-        }
-        if response.status() != reqwest::StatusCode::OK {
-            return Err(KeySourceError::Status {
-                url: url.to_string(),
-                status: response.status().as_u16(),
-            });
-        }
-        let too_large = || KeySourceError::TooLarge {
+    let mut request = client
+        .get(url.clone())
+        .header(http::header::ACCEPT, "application/json");
+    if let Some(etag) = etag {
+        request = request.header(http::header::IF_NONE_MATCH, etag);
+    }
+    let mut response = request.send().await.map_err(fetch_error)?;
+    // A caller-supplied client may follow redirects anywhere: check where we ended up.
+    if !is_allowed_url(response.url()) {
+        return Err(KeySourceError::Fetch {
             url: url.to_string(),
-            limit: max_bytes,
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| n > max_bytes as u64)
-        {
+            reason: format!("redirected to a URL that is not https: {}", response.url()),
+        });
+    }
+    let status = response.status().as_u16();
+    let headers = response.headers();
+    let etag_out = headers
+        .get(http::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let max_age = max_age(headers);
+    if status == 304 && etag.is_some() {
+        return Ok(Fetched {
+            body: None,
+            etag: etag_out.or(etag.map(str::to_owned)),
+            max_age,
+            status,
+        });
+    }
+    if status != 200 {
+        return Err(KeySourceError::Status {
+            url: url.to_string(),
+            status,
+        });
+    }
+    let too_large = || KeySourceError::TooLarge {
+        url: url.to_string(),
+        limit: max_bytes,
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > max_bytes as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(fetch_error)? {
+        if body.len() + chunk.len() > max_bytes {
             return Err(too_large());
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(fetch_error)? {
-            if body.len() + chunk.len() > max_bytes {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched {
+        body: Some(body),
+        etag: etag_out,
+        max_age,
+        status,
+    })
+}
+
+/// The freshness lifetime the server gives (RFC 9111 §4.2.1): `Cache-Control: max-age`
+/// first; `no-cache` / `no-store` mean zero; else `Expires` minus `Date` (or now).
+pub(crate) fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
+    let directives = headers
+        .get_all(http::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|d| d.trim().to_ascii_lowercase());
+    let mut max_age = None;
+    for directive in directives {
+        if directive == "no-cache" || directive == "no-store" {
+            return Some(Duration::ZERO);
         }
-        Ok(body)
+        if let Some(secs) = directive.strip_prefix("max-age=") {
+            max_age = secs
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
+        }
+    }
+    if max_age.is_some() {
+        return max_age;
+    }
+    let date = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
     };
-    // tokio's timer (not reqwest's) so that the whole exchange, body included, is bounded
-    // and tests can drive it with a paused clock.
-    tokio::time::timeout(timeout, work)
-        .await
-        .unwrap_or_else(|_| {
-            Err(KeySourceError::Fetch {
-                url: url.to_string(),
-                reason: format!("no complete answer within {timeout:?}"),
-            })
-        })
+    let expires = date(http::header::EXPIRES)?;
+    let now = date(http::header::DATE).unwrap_or_else(std::time::SystemTime::now);
+    Some(expires.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                http::HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn freshness_from_cache_control_and_expires() {
+        let secs = |pairs: &[(&str, &str)]| max_age(&headers(pairs)).map(|d| d.as_secs());
+        assert_eq!(
+            secs(&[("cache-control", "public, max-age=3600")]),
+            Some(3600)
+        );
+        assert_eq!(secs(&[("cache-control", "max-age=60, no-cache")]), Some(0));
+        assert_eq!(secs(&[("cache-control", "no-store")]), Some(0));
+        assert_eq!(secs(&[("cache-control", "max-age=abc")]), None);
+        assert_eq!(
+            secs(&[
+                ("date", "Fri, 04 Dec 2026 10:00:00 GMT"),
+                ("expires", "Fri, 04 Dec 2026 11:00:00 GMT")
+            ]),
+            Some(3600)
+        );
+        assert_eq!(
+            secs(&[
+                ("date", "Fri, 04 Dec 2026 10:00:00 GMT"),
+                ("expires", "Fri, 04 Dec 2026 09:00:00 GMT")
+            ]),
+            Some(0)
+        );
+        assert_eq!(
+            secs(&[
+                ("cache-control", "max-age=5"),
+                ("expires", "Fri, 04 Dec 2099 11:00:00 GMT")
+            ]),
+            Some(5)
+        );
+        assert_eq!(secs(&[("expires", "0")]), None);
+        assert_eq!(secs(&[]), None);
+    }
 
     #[test]
     fn only_https_or_loopback_http() {

@@ -17,7 +17,7 @@ pub use set::{KeySet, SkippedKey};
 pub(crate) use jwk::verify_with;
 
 use crate::algorithm::Algorithm;
-use crate::error::{AuthError, ValidationError};
+use crate::error::AuthError;
 use remote::CacheLookup;
 use std::sync::Arc;
 
@@ -44,7 +44,7 @@ impl From<RemoteKeySet> for KeySource {
 
 /// The answer of a lookup that may not wait.
 pub(crate) enum Lookup {
-    Ready(Result<Arc<VerifyingKey>, ValidationError>),
+    Ready(Result<Arc<VerifyingKey>, AuthError>),
     NeedsFetch,
 }
 
@@ -53,7 +53,9 @@ impl KeySource {
     /// such key and may fetch now.
     pub(crate) fn lookup_cached(&self, kid: Option<&str>, alg: Algorithm) -> Lookup {
         match self {
-            KeySource::Static(set) => Lookup::Ready(set.select(kid, alg).cloned()),
+            KeySource::Static(set) => {
+                Lookup::Ready(set.select(kid, alg).cloned().map_err(Into::into))
+            }
             KeySource::Remote(remote) => match remote.cached(kid, alg) {
                 CacheLookup::Ready(result) => Lookup::Ready(result),
                 CacheLookup::NeedsFetch => Lookup::NeedsFetch,
@@ -68,7 +70,7 @@ impl KeySource {
         alg: Algorithm,
     ) -> Result<Arc<VerifyingKey>, AuthError> {
         match self.lookup_cached(kid, alg) {
-            Lookup::Ready(result) => Ok(result?),
+            Lookup::Ready(result) => result,
             Lookup::NeedsFetch => match self {
                 KeySource::Remote(remote) => remote.fetch_for(kid, alg).await,
                 KeySource::Static(set) => Ok(set.select(kid, alg)?.clone()),

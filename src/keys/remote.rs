@@ -2,41 +2,56 @@
 //!
 //! | situation | what happens |
 //! |---|---|
-//! | the cached set has the token's key | used at once, no lock, no fetch |
-//! | the cached set is older than `lifetime` | still used; one background refresh starts |
-//! | cold start, or an unknown `kid` after the cooldown | one fetch, shared by every request waiting for it |
-//! | unknown `kid` inside the cooldown | rejected at once, no fetch |
-//! | a fetch fails (network, status, body, empty set) | the last good set keeps serving; with none, 503 |
+//! | the cached set has the token's key | used at once: no lock, no fetch, no wait |
+//! | the set nears the end of its lifetime (90 %) | still used; one background refresh starts (throttled like any fetch) |
+//! | lifetime | `Cache-Control: max-age`, else `Expires`, bounded to 5 min – 24 h; 10 min if the server says nothing |
+//! | refresh of an unchanged set | conditional GET (`If-None-Match`); a 304 keeps the keys and renews the lifetime |
+//! | cold start, or an unknown `kid` | one fetch, shared by every request waiting for it; the request waits at most the fetch timeout |
+//! | throttle | at most one fetch per cooldown (30 s); after failures, backoff doubling from the cooldown up to 5 min |
+//! | a fetch is under way | requests that need keys wait for it (at most the fetch timeout) |
+//! | unknown `kid` while throttled | refused at once, no fetch: 401, or 503 if the last fetch failed (it may be a real rotation) |
+//! | a fetch fails (network, status, timeout, not a JWKS, no usable key) | the last good set keeps serving, for at most 24 h after it was fetched; with none, 503 |
+//! | a refreshed set lacks a key | tokens signed with it are refused from then on |
+//! | the requester goes away mid-fetch | the fetch runs in its own task and completes for the others |
 //!
 //! Readers load the current set through an [`ArcSwapOption`]; the async mutex that
-//! serializes fetches is only taken by requests that need a fetch, so a slow or hanging
-//! issuer never delays requests whose key is cached.
+//! serializes fetches is only taken inside fetch tasks, so a slow or hanging issuer never
+//! delays requests whose key is cached.
 
 use super::discovery::discover_jwks_uri;
 use super::fetch::{default_client, get_bounded, parse_allowed_url};
 use super::jwk::VerifyingKey;
-use super::set::{KeySet, is_missing_key};
+use super::set::{KeySet, MAX_KEYS, is_missing_key};
 use crate::algorithm::Algorithm;
-use crate::error::{AuthError, ConfigError, KeySourceError, ValidationError};
+use crate::error::{AuthError, ConfigError, KeySourceError};
 use arc_swap::ArcSwapOption;
 use reqwest::Url;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// Defaults, each with its reason.
 mod defaults {
     use std::time::Duration;
-    /// Refresh routinely after this long: rotations propagate within minutes.
+    /// Used when the JWKS answer says nothing about freshness: rotations propagate within
+    /// minutes without a request per token.
     pub const LIFETIME: Duration = Duration::from_secs(10 * 60);
-    /// At most one fetch for unknown keys per this period: a flood of random `kid`s costs
-    /// the issuer one request per period, and a real rotation waits at most this long.
+    /// Bounds on what `Cache-Control` / `Expires` may ask: no refetch storm for `max-age=0`,
+    /// and removed keys stop working within a day.
+    pub const MIN_LIFETIME: Duration = Duration::from_secs(5 * 60);
+    pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+    /// At most one fetch per this period: a flood of random `kid`s costs the issuer one
+    /// request per period, and a real rotation waits at most this long.
     pub const COOLDOWN: Duration = Duration::from_secs(30);
-    /// A fetch that takes longer is abandoned: a request waits at most this long.
+    /// Failed fetches back off up to this period.
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
+    /// A whole fetch (discovery included) that takes longer is abandoned.
     pub const TIMEOUT: Duration = Duration::from_secs(5);
     /// Real JWKS documents are a few KiB.
     pub const MAX_BYTES: usize = 256 * 1024;
+    /// The last good set serves through an outage for at most this long after its fetch.
+    pub const MAX_STALE: Duration = Duration::from_secs(24 * 60 * 60);
 }
 
 /// Where the keys come from.
@@ -46,52 +61,68 @@ enum Location {
     Discover { issuer: String, url: Url },
 }
 
-/// A JWKS fetched from an issuer, cached, and refreshed.
-///
-/// Cloning is cheap and shares the cache.
-#[derive(Debug, Clone)]
-pub struct RemoteKeySet {
-    inner: Arc<Inner>,
-}
-
 /// What a remote key set is told when built.
 #[derive(Debug, Clone)]
 struct Settings {
     location: Location,
     client: reqwest::Client,
     lifetime: Duration,
+    min_lifetime: Duration,
+    max_lifetime: Duration,
     cooldown: Duration,
+    max_backoff: Duration,
     timeout: Duration,
     max_bytes: usize,
+    max_keys: usize,
+    max_stale: Duration,
+}
+
+/// A JWKS fetched from an issuer, cached, and refreshed; see the
+/// [policy table](crate::keys::RemoteKeySet#policy).
+///
+/// # Policy
+///
+/// Cloning is cheap and shares the cache. Nothing is fetched when it is built; the first
+/// request (or [`RemoteKeySet::prefetch`]) fetches.
+#[derive(Debug, Clone)]
+pub struct RemoteKeySet {
+    inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
 struct Inner {
     settings: Settings,
     current: ArcSwapOption<Cached>,
-    /// Held while fetching: the single flight.
+    /// Held by the fetch task: the single flight.
     fetch: tokio::sync::Mutex<FetchState>,
-    /// When the last fetch started, as milliseconds after `origin` plus one (0: never).
-    last_attempt: AtomicU64,
+    /// No fetch before this instant (milliseconds after `origin`).
+    next_fetch_ms: AtomicU64,
+    /// Consecutive failed fetches.
+    failures: AtomicU32,
+    last_error: ArcSwapOption<KeySourceError>,
     origin: Instant,
-    background_refresh: AtomicBool,
+    refreshing: AtomicBool,
+    /// A fetch is under way: requests that need keys wait for it rather than fail.
+    fetching: AtomicBool,
 }
 
 #[derive(Debug)]
 struct Cached {
     keys: KeySet,
     fetched_at: Instant,
+    lifetime: Duration,
+    etag: Option<String>,
+    url: Url,
 }
 
 #[derive(Debug, Default)]
 struct FetchState {
     discovered_jwks_uri: Option<Url>,
-    last_error: Option<KeySourceError>,
 }
 
 /// What the cache can say without waiting.
 pub(crate) enum CacheLookup {
-    Ready(Result<Arc<VerifyingKey>, ValidationError>),
+    Ready(Result<Arc<VerifyingKey>, AuthError>),
     NeedsFetch,
 }
 
@@ -119,9 +150,14 @@ impl RemoteKeySet {
             location,
             client,
             lifetime: defaults::LIFETIME,
+            min_lifetime: defaults::MIN_LIFETIME,
+            max_lifetime: defaults::MAX_LIFETIME,
             cooldown: defaults::COOLDOWN,
+            max_backoff: defaults::MAX_BACKOFF,
             timeout: defaults::TIMEOUT,
             max_bytes: defaults::MAX_BYTES,
+            max_keys: MAX_KEYS,
+            max_stale: defaults::MAX_STALE,
         })
     }
 
@@ -131,9 +167,12 @@ impl RemoteKeySet {
                 settings,
                 current: ArcSwapOption::empty(),
                 fetch: tokio::sync::Mutex::new(FetchState::default()),
-                last_attempt: AtomicU64::new(0),
+                next_fetch_ms: AtomicU64::new(0),
+                failures: AtomicU32::new(0),
+                last_error: ArcSwapOption::empty(),
                 origin: Instant::now(),
-                background_refresh: AtomicBool::new(false),
+                refreshing: AtomicBool::new(false),
+                fetching: AtomicBool::new(false),
             }),
         }
     }
@@ -148,27 +187,51 @@ impl RemoteKeySet {
     /// Use this client (its proxy, TLS roots, timeouts). Its redirect policy is its own, but
     /// a response that ends on a non-https URL is still refused.
     pub fn client(self, client: reqwest::Client) -> Self {
-        self.configure(|i| i.client = client)
+        self.configure(|s| s.client = client)
     }
 
-    /// How long a fetched set is fresh (default 10 minutes).
+    /// How long a fetched set is fresh when the server says nothing (default 10 minutes).
     pub fn lifetime(self, lifetime: Duration) -> Self {
-        self.configure(|i| i.lifetime = lifetime)
+        self.configure(|s| s.lifetime = lifetime)
     }
 
-    /// The least time between two fetches caused by unknown keys (default 30 s).
+    /// The bounds applied to the server's `Cache-Control` / `Expires` (default 5 min – 24 h).
+    pub fn lifetime_bounds(self, min: Duration, max: Duration) -> Self {
+        self.configure(|s| {
+            s.min_lifetime = min.min(max);
+            s.max_lifetime = max;
+        })
+    }
+
+    /// The least time between two fetches (default 30 s); failures back off from it.
     pub fn cooldown(self, cooldown: Duration) -> Self {
-        self.configure(|i| i.cooldown = cooldown)
+        self.configure(|s| s.cooldown = cooldown)
     }
 
-    /// How long one fetch may take, body included (default 5 s).
+    /// The longest wait between retries after failures (default 5 minutes).
+    pub fn max_backoff(self, max_backoff: Duration) -> Self {
+        self.configure(|s| s.max_backoff = max_backoff)
+    }
+
+    /// How long one whole fetch may take, discovery and body included (default 5 s).
     pub fn timeout(self, timeout: Duration) -> Self {
-        self.configure(|i| i.timeout = timeout)
+        self.configure(|s| s.timeout = timeout)
     }
 
     /// The largest JWKS or metadata document accepted (default 256 KiB).
     pub fn max_response_bytes(self, max_bytes: usize) -> Self {
-        self.configure(|i| i.max_bytes = max_bytes)
+        self.configure(|s| s.max_bytes = max_bytes)
+    }
+
+    /// The most keys kept from one JWKS; the rest are skipped (default 256).
+    pub fn max_keys(self, max_keys: usize) -> Self {
+        self.configure(|s| s.max_keys = max_keys)
+    }
+
+    /// How long after its fetch the last good set may serve while fetches fail (default
+    /// 24 h); after that, 503 until the issuer answers.
+    pub fn max_stale(self, max_stale: Duration) -> Self {
+        self.configure(|s| s.max_stale = max_stale)
     }
 
     /// The issuer this set was discovered from, if it was.
@@ -179,10 +242,11 @@ impl RemoteKeySet {
         }
     }
 
-    /// Fetches now, unless a set is cached; for failing fast at start-up.
+    /// Fetches now, unless a usable set is cached: for failing fast at start-up with the
+    /// precise reason (unreachable, wrong metadata `issuer`, no usable key).
     pub async fn prefetch(&self) -> Result<(), KeySourceError> {
         let mut state = self.inner.fetch.lock().await;
-        if self.inner.current.load().is_some() {
+        if self.inner.usable_set().is_some() {
             return Ok(());
         }
         self.inner.fetch_and_store(&mut state).await
@@ -190,97 +254,115 @@ impl RemoteKeySet {
 
     /// Looks the key up in the cached set, without waiting.
     pub(crate) fn cached(&self, kid: Option<&str>, alg: Algorithm) -> CacheLookup {
-        let guard = self.inner.current.load();
-        let Some(cached) = guard.as_ref() else {
-            return CacheLookup::NeedsFetch;
+        let inner = &self.inner;
+        let Some(cached) = inner.usable_set() else {
+            return if inner.may_fetch() || inner.fetching.load(Ordering::Acquire) {
+                CacheLookup::NeedsFetch
+            } else {
+                CacheLookup::Ready(Err(inner.unavailable()))
+            };
         };
         match cached.keys.select(kid, alg) {
             Ok(key) => {
-                if cached.fetched_at.elapsed() >= self.inner.settings.lifetime {
+                let age = cached.fetched_at.elapsed();
+                if age >= cached.lifetime - cached.lifetime / 10 && inner.may_fetch() {
                     self.refresh_in_background();
                 }
                 CacheLookup::Ready(Ok(key.clone()))
             }
-            Err(e) if is_missing_key(&e) && self.inner.cooldown_over() => CacheLookup::NeedsFetch,
-            Err(e) => {
-                if is_missing_key(&e) {
-                    tracing::debug!(error = %e, "key not cached; refetch refused inside the cooldown");
+            Err(e) if is_missing_key(&e) => {
+                if inner.may_fetch() || inner.fetching.load(Ordering::Acquire) {
+                    CacheLookup::NeedsFetch
+                } else if inner.failures.load(Ordering::Acquire) > 0 {
+                    CacheLookup::Ready(Err(inner.unavailable()))
+                } else {
+                    tracing::debug!(error = %e, url = %cached.url, "unknown key; refetch refused inside the cooldown");
+                    CacheLookup::Ready(Err(e.into()))
                 }
-                CacheLookup::Ready(Err(e))
             }
+            Err(e) => CacheLookup::Ready(Err(e.into())),
         }
     }
 
-    /// Fetches (or waits for the fetch another request started) and looks the key up again.
+    /// Fetches (or waits for the fetch under way) and looks the key up again. The fetch
+    /// runs in its own task, so a requester that goes away does not abort it.
     pub(crate) async fn fetch_for(
         &self,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<Arc<VerifyingKey>, AuthError> {
         let before = self.inner.current.load_full();
-        let mut state = self.inner.fetch.lock().await;
-        let now = self.inner.current.load_full();
-        let changed = match (&before, &now) {
-            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
-            (None, Some(_)) => true,
-            _ => false,
-        };
-        if !changed && self.inner.cooldown_over() {
-            // A failure is recorded in `state`; a cached set, if any, still answers below.
-            let _ = self.inner.fetch_and_store(&mut state).await;
+        let inner = self.inner.clone();
+        let fetch = async move { inner.fetch_unless_changed(before).await };
+        match tokio::runtime::Handle::try_current() {
+            // A JoinError means the runtime is shutting down; the lookup below still answers.
+            Ok(runtime) => drop(runtime.spawn(fetch).await),
+            Err(_) => fetch.await,
         }
-        match self.inner.current.load().as_ref() {
-            Some(cached) => Ok(cached.keys.select(kid, alg)?.clone()),
-            None => {
-                let error = state
-                    .last_error
-                    .clone()
-                    .unwrap_or(KeySourceError::NoUsableKeys {
-                        url: self.inner.location_string(),
-                    });
-                Err(AuthError::KeysUnavailable(error))
+        let inner = &self.inner;
+        let Some(cached) = inner.usable_set() else {
+            return Err(inner.unavailable());
+        };
+        match cached.keys.select(kid, alg) {
+            Ok(key) => Ok(key.clone()),
+            // The key may be new and the issuer down: that is an outage, not a bad token.
+            Err(e) if is_missing_key(&e) && inner.failures.load(Ordering::Acquire) > 0 => {
+                Err(inner.unavailable())
             }
+            Err(e) => Err(e.into()),
         }
     }
 
     fn refresh_in_background(&self) {
-        if self.inner.background_refresh.swap(true, Ordering::AcqRel) {
+        if self.inner.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.inner
-                .background_refresh
-                .store(false, Ordering::Release);
+            self.inner.refreshing.store(false, Ordering::Release);
             return;
         };
         let inner = self.inner.clone();
         runtime.spawn(async move {
-            {
-                let mut state = inner.fetch.lock().await;
-                let stale = inner
-                    .current
-                    .load()
-                    .as_ref()
-                    .is_none_or(|c| c.fetched_at.elapsed() >= inner.settings.lifetime);
-                if stale {
-                    // A failure is logged and recorded; the cached set keeps serving.
-                    let _ = inner.fetch_and_store(&mut state).await;
-                }
+            // Reset even if the task is dropped (its runtime shuts down) before it finishes.
+            let _reset = ResetOnDrop(&inner.refreshing);
+            let mut state = inner.fetch.lock().await;
+            if inner.may_fetch() {
+                // A failure is logged and recorded; the cached set keeps serving.
+                let _ = inner.fetch_and_store(&mut state).await;
             }
-            inner.background_refresh.store(false, Ordering::Release);
         });
     }
 }
 
+struct ResetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ResetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 impl Inner {
-    fn cooldown_over(&self) -> bool {
-        match self.last_attempt.load(Ordering::Acquire) {
-            0 => true,
-            stamp => {
-                let started = self.origin + Duration::from_millis(stamp - 1);
-                started.elapsed() >= self.settings.cooldown
-            }
-        }
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn may_fetch(&self) -> bool {
+        self.now_ms() >= self.next_fetch_ms.load(Ordering::Acquire)
+    }
+
+    /// The cached set, unless it is older than `max_stale`.
+    fn usable_set(&self) -> Option<Arc<Cached>> {
+        self.current
+            .load_full()
+            .filter(|c| c.fetched_at.elapsed() <= self.settings.max_stale)
+    }
+
+    fn unavailable(&self) -> AuthError {
+        let error = self.last_error.load_full().map(|e| (*e).clone());
+        AuthError::KeysUnavailable(error.unwrap_or_else(|| KeySourceError::NoUsableKeys {
+            url: self.location_string(),
+        }))
     }
 
     fn location_string(&self) -> String {
@@ -290,67 +372,156 @@ impl Inner {
         }
     }
 
+    /// Fetches unless another fetch replaced the set since `before` was read, or the
+    /// throttle forbids it.
+    async fn fetch_unless_changed(&self, before: Option<Arc<Cached>>) {
+        let mut state = self.fetch.lock().await;
+        let now = self.current.load_full();
+        let unchanged = match (&before, &now) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if unchanged && self.may_fetch() {
+            let _ = self.fetch_and_store(&mut state).await;
+        }
+    }
+
     /// One fetch; the caller holds the fetch lock. A good set replaces the cached one; a
-    /// failure leaves the cached one in place.
+    /// failure leaves the cached one in place and backs off.
     async fn fetch_and_store(&self, state: &mut FetchState) -> Result<(), KeySourceError> {
-        let millis = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
-        self.last_attempt.store(millis + 1, Ordering::Release);
         let started = Instant::now();
-        let result = self.fetch_key_set(state).await;
+        self.fetching.store(true, Ordering::Release);
+        let _fetching = ResetOnDrop(&self.fetching);
+        // The throttle is armed before the I/O, so no other fetch starts meanwhile.
+        self.arm_throttle(self.settings.cooldown);
+        let previous = self.current.load_full();
+        let result = tokio::time::timeout(
+            self.settings.timeout,
+            self.fetch_key_set(state, previous.as_deref()),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(KeySourceError::Fetch {
+                url: self.location_string(),
+                reason: format!("no complete answer within {:?}", self.settings.timeout),
+            })
+        });
         match result {
-            Ok((keys, url)) => {
-                tracing::info!(%url, keys = keys.len(), elapsed = ?started.elapsed(), "JWKS fetched");
-                self.current.store(Some(Arc::new(Cached {
-                    keys,
-                    fetched_at: Instant::now(),
-                })));
-                state.last_error = None;
+            Ok(cached) => {
+                tracing::info!(
+                    issuer = self.discovery_issuer(),
+                    url = %cached.url,
+                    keys = cached.keys.len(),
+                    lifetime = ?cached.lifetime,
+                    revalidated = previous.as_ref().is_some_and(|p| same_keys(p, &cached)),
+                    elapsed = ?started.elapsed(),
+                    "JWKS fetched"
+                );
+                self.current.store(Some(Arc::new(cached)));
+                self.failures.store(0, Ordering::Release);
+                self.last_error.store(None);
                 Ok(())
             }
             Err(e) => {
-                tracing::warn!(error = %e, elapsed = ?started.elapsed(), cached = self.current.load().is_some(), "JWKS fetch failed");
+                let failures = self
+                    .failures
+                    .fetch_add(1, Ordering::AcqRel)
+                    .saturating_add(1);
+                let backoff = self
+                    .settings
+                    .cooldown
+                    .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
+                    .min(self.settings.max_backoff.max(self.settings.cooldown));
+                self.arm_throttle(backoff);
+                tracing::warn!(
+                    issuer = self.discovery_issuer(),
+                    error = %e,
+                    failures,
+                    retry_in = ?backoff,
+                    serving_cached = self.usable_set().is_some(),
+                    elapsed = ?started.elapsed(),
+                    "JWKS fetch failed"
+                );
                 // The metadata may have moved the JWKS: discover again next time.
                 state.discovered_jwks_uri = None;
-                state.last_error = Some(e.clone());
+                self.last_error.store(Some(Arc::new(e.clone())));
                 Err(e)
             }
         }
     }
 
-    async fn fetch_key_set(&self, state: &mut FetchState) -> Result<(KeySet, Url), KeySourceError> {
-        let url = match (&self.settings.location, &state.discovered_jwks_uri) {
+    fn arm_throttle(&self, wait: Duration) {
+        let wait = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        self.next_fetch_ms
+            .store(self.now_ms().saturating_add(wait), Ordering::Release);
+    }
+
+    fn discovery_issuer(&self) -> Option<&str> {
+        match &self.settings.location {
+            Location::Discover { issuer, .. } => Some(issuer),
+            Location::Jwks(_) => None,
+        }
+    }
+
+    async fn fetch_key_set(
+        &self,
+        state: &mut FetchState,
+        previous: Option<&Cached>,
+    ) -> Result<Cached, KeySourceError> {
+        let s = &self.settings;
+        let url = match (&s.location, &state.discovered_jwks_uri) {
             (Location::Jwks(url), _) => url.clone(),
             (Location::Discover { .. }, Some(url)) => url.clone(),
             (Location::Discover { issuer, url }, None) => {
-                let found = discover_jwks_uri(
-                    &self.settings.client,
-                    issuer,
-                    url,
-                    self.settings.timeout,
-                    self.settings.max_bytes,
-                )
-                .await?;
+                let found = discover_jwks_uri(&s.client, issuer, url, s.max_bytes).await?;
                 state.discovered_jwks_uri = Some(found.clone());
                 found
             }
         };
-        let body = get_bounded(
-            &self.settings.client,
-            &url,
-            self.settings.timeout,
-            self.settings.max_bytes,
-        )
-        .await?;
-        let (keys, _skipped) =
-            KeySet::from_jwks_lenient(&body).map_err(|e| KeySourceError::InvalidDocument {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })?;
+        let etag = previous
+            .filter(|p| p.url == url)
+            .and_then(|p| p.etag.as_deref());
+        let fetched = get_bounded(&s.client, &url, s.max_bytes, etag).await?;
+        let lifetime = fetched
+            .max_age
+            .map(|d| d.clamp(s.min_lifetime, s.max_lifetime))
+            .unwrap_or(s.lifetime);
+        let keys = match (fetched.body, previous) {
+            // 304: the set is unchanged; renew it.
+            (None, Some(previous)) => previous.keys.clone(),
+            (None, None) => {
+                return Err(KeySourceError::InvalidDocument {
+                    url: url.to_string(),
+                    reason: "304 without a cached set".into(),
+                });
+            }
+            (Some(body), _) => {
+                let (keys, _skipped) = KeySet::parse_jwks(&body, s.max_keys).map_err(|e| {
+                    KeySourceError::InvalidDocument {
+                        url: url.to_string(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                keys
+            }
+        };
         if keys.is_empty() {
             return Err(KeySourceError::NoUsableKeys {
                 url: url.to_string(),
             });
         }
-        Ok((keys, url))
+        tracing::debug!(%url, status = fetched.status, "JWKS answer");
+        Ok(Cached {
+            keys,
+            fetched_at: Instant::now(),
+            lifetime,
+            etag: fetched.etag,
+            url,
+        })
     }
+}
+
+fn same_keys(a: &Cached, b: &Cached) -> bool {
+    a.etag.is_some() && a.etag == b.etag
 }

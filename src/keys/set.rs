@@ -52,6 +52,14 @@ impl KeySet {
     /// Reads a JWKS document and reports the entries left out. An empty result is not an
     /// error here.
     pub fn from_jwks_lenient(bytes: &[u8]) -> Result<(Self, Vec<SkippedKey>), ConfigError> {
+        KeySet::parse_jwks(bytes, MAX_KEYS)
+    }
+
+    /// Reads a JWKS document keeping at most `max_keys` keys.
+    pub(crate) fn parse_jwks(
+        bytes: &[u8],
+        max_keys: usize,
+    ) -> Result<(Self, Vec<SkippedKey>), ConfigError> {
         #[derive(serde::Deserialize)]
         struct Jwks {
             keys: Vec<Value>,
@@ -62,8 +70,8 @@ impl KeySet {
         let mut skipped = Vec::new();
         for (index, entry) in jwks.keys.iter().enumerate() {
             let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
-            let outcome = if set.keys.len() >= MAX_KEYS {
-                Err(format!("more than {MAX_KEYS} keys"))
+            let outcome = if set.keys.len() >= max_keys {
+                Err(format!("more than {max_keys} keys"))
             } else {
                 VerifyingKey::from_jwk(entry)
                     .map_err(|e| e.to_string())
