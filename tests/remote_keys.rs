@@ -675,3 +675,146 @@ async fn failures_back_off_doubling_up_to_the_cap() {
     assert_ok(verifier.verify(&token).await, "after the backoff");
     assert_eq!(issuer.jwks_hits(), 5);
 }
+
+/// A requester that goes away mid-fetch (client disconnect, outer timeout) does not abort
+/// the fetch: it completes for everyone else, and no throttle is left without keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_request_does_not_abort_the_fetch() {
+    let issuer = TestIssuer::start(Algorithm::ES256).await;
+    issuer.set_mode(Mode::Slow);
+    let verifier = Arc::new(verifier(&issuer));
+    let token = issuer.token("");
+    let cancelled = tokio::time::timeout(Duration::from_millis(100), verifier.verify(&token)).await;
+    assert!(
+        cancelled.is_err(),
+        "the slow fetch outlives the 100 ms requester"
+    );
+    issuer.set_mode(Mode::Normal);
+    // The fetch finishes on its own; the next request uses its result, without a new fetch.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_ok(verifier.verify(&token).await, "after the cancelled request");
+    assert_eq!(issuer.jwks_hits(), 1);
+}
+
+/// `Cache-Control: max-age` sets the lifetime (within the bounds), and a refresh of an
+/// unchanged set is a conditional GET answered 304.
+#[tokio::test]
+async fn cache_control_sets_the_lifetime_and_etag_revalidates() {
+    let issuer = TestIssuer::start(Algorithm::ES256).await;
+    issuer.set_cache_control(Some("public, max-age=1"));
+    let verifier = verifier_with(&issuer, |k| {
+        k.cooldown(Duration::from_millis(50))
+            .lifetime(Duration::from_secs(3600))
+            .lifetime_bounds(Duration::from_millis(100), Duration::from_secs(60))
+    });
+    let token = issuer.token("");
+    assert_ok(verifier.verify(&token).await, "initial");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_ok(verifier.verify(&token).await, "fresh");
+    assert_eq!(
+        issuer.jwks_hits(),
+        1,
+        "fresh for max-age=1, not refreshed at 500 ms"
+    );
+    // Past 90 % of max-age=1 (the default lifetime would be an hour): a background refresh.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_ok(verifier.verify(&token).await, "stale");
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(issuer.jwks_hits(), 2);
+    assert_eq!(
+        issuer.not_modified(),
+        1,
+        "the unchanged set was revalidated with If-None-Match"
+    );
+    assert_ok(verifier.verify(&token).await, "after 304");
+    assert_eq!(issuer.jwks_hits(), 2, "the 304 renewed the lifetime");
+}
+
+/// A `max-age` beyond the upper bound is cut to it; `no-store` counts as the lower bound.
+#[tokio::test]
+async fn cache_lifetimes_are_bounded() {
+    let issuer = TestIssuer::start(Algorithm::ES256).await;
+    issuer.set_cache_control(Some("max-age=86400"));
+    let verifier = verifier_with(&issuer, |k| {
+        k.cooldown(Duration::from_millis(50))
+            .lifetime_bounds(Duration::from_millis(200), Duration::from_millis(300))
+    });
+    let token = issuer.token("");
+    assert_ok(verifier.verify(&token).await, "initial");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_ok(verifier.verify(&token).await, "past the upper bound");
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(issuer.jwks_hits(), 2, "max-age=86400 was cut to 300 ms");
+
+    issuer.set_cache_control(Some("no-store"));
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_ok(
+        verifier.verify(&token).await,
+        "refresh that learns no-store",
+    );
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(issuer.jwks_hits(), 3);
+    // no-store: the lower bound (200 ms), not a fetch per request.
+    for _ in 0..20 {
+        assert_ok(verifier.verify(&token).await, "within the lower bound");
+    }
+    assert_eq!(issuer.jwks_hits(), 3);
+}
+
+/// Unusable entries are skipped; the rest of the set serves.
+#[tokio::test]
+async fn one_bad_key_does_not_break_the_set() {
+    let issuer = TestIssuer::start(Algorithm::ES256).await;
+    issuer.set_mode(Mode::OneBadKey);
+    let verifier = verifier(&issuer);
+    assert_ok(verifier.verify(&issuer.token("")).await, "the good key");
+    let hmac = token_with_kid(&issuer, "hmac");
+    let result = verifier.verify(&hmac).await;
+    assert!(
+        matches!(
+            result,
+            Err(AuthError::InvalidToken(ValidationError::UnknownKey(_)))
+        ),
+        "{result:?}"
+    );
+}
+
+/// A huge body is cut off at the cap and never replaces the cached set.
+#[tokio::test]
+async fn a_huge_body_is_refused_and_the_cache_keeps_serving() {
+    let issuer = TestIssuer::start(Algorithm::ES256).await;
+    let verifier = verifier_with(&issuer, |k| {
+        k.lifetime(Duration::from_millis(100))
+            .max_response_bytes(64 * 1024)
+    });
+    let token = issuer.token("");
+    assert_ok(verifier.verify(&token).await, "initial");
+    issuer.set_mode(Mode::Huge);
+    tokio::time::sleep(COOLDOWN + Duration::from_millis(50)).await;
+    assert_ok(verifier.verify(&token).await, "stale, refresh starts");
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(issuer.jwks_hits(), 2);
+    assert_ok(verifier.verify(&token).await, "the cached set still serves");
+}
+
+/// Past `max_stale`, the last good set no longer serves: 503 until the issuer answers.
+#[tokio::test]
+async fn the_last_good_set_serves_only_up_to_max_stale() {
+    let issuer = TestIssuer::start(Algorithm::ES256).await;
+    let verifier = verifier_with(&issuer, |k| {
+        k.lifetime(Duration::from_millis(100))
+            .max_backoff(COOLDOWN)
+            .max_stale(Duration::from_millis(500))
+    });
+    let token = issuer.token("");
+    assert_ok(verifier.verify(&token).await, "initial");
+    issuer.set_mode(Mode::Error500);
+    tokio::time::sleep(COOLDOWN + Duration::from_millis(50)).await;
+    assert_ok(verifier.verify(&token).await, "stale but within max_stale");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let result = verifier.verify(&token).await;
+    assert!(
+        matches!(result, Err(AuthError::KeysUnavailable(_))),
+        "{result:?}"
+    );
+}

@@ -26,6 +26,12 @@ pub enum Mode {
     Error500,
     Garbage,
     Hang,
+    /// Answers normally after 300 ms.
+    Slow,
+    /// A body over any small size cap.
+    Huge,
+    /// A set whose first entry is unusable (an encryption key with a malformed modulus).
+    OneBadKey,
 }
 
 /// Which metadata documents the issuer serves.
@@ -40,6 +46,8 @@ pub enum Metadata {
 struct IssuerState {
     issuer: Mutex<JwtAccessTokenIssuer>,
     jwks_hits: AtomicUsize,
+    not_modified: AtomicUsize,
+    cache_control: Mutex<Option<String>>,
     metadata_hits: AtomicUsize,
     mode: Mutex<Mode>,
     metadata: Metadata,
@@ -67,6 +75,8 @@ impl TestIssuer {
         let state = Arc::new(IssuerState {
             issuer: Mutex::new(issuer),
             jwks_hits: AtomicUsize::new(0),
+            not_modified: AtomicUsize::new(0),
+            cache_control: Mutex::new(None),
             metadata_hits: AtomicUsize::new(0),
             mode: Mutex::new(Mode::Normal),
             metadata,
@@ -90,6 +100,16 @@ impl TestIssuer {
 
     pub fn metadata_hits(&self) -> usize {
         self.state.metadata_hits.load(Ordering::SeqCst)
+    }
+
+    /// JWKS answers that were 304 Not Modified.
+    pub fn not_modified(&self) -> usize {
+        self.state.not_modified.load(Ordering::SeqCst)
+    }
+
+    /// The `Cache-Control` header of JWKS answers.
+    pub fn set_cache_control(&self, value: Option<&str>) {
+        *self.state.cache_control.lock().expect("lock") = value.map(str::to_owned);
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -135,11 +155,53 @@ impl TestIssuer {
     }
 }
 
-async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
+async fn jwks(State(state): State<Arc<IssuerState>>, headers: axum::http::HeaderMap) -> Response {
     state.jwks_hits.fetch_add(1, Ordering::SeqCst);
     let mode = *state.mode.lock().expect("lock");
+    let normal = |state: &IssuerState| {
+        let body = state.issuer.lock().expect("lock").jwks().to_string();
+        // A strong validator derived from the content, as real servers do.
+        let etag = format!(
+            "\"{:x}\"",
+            body.bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
+        );
+        let cache_control = state.cache_control.lock().expect("lock").clone();
+        let mut response =
+            if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+                state.not_modified.fetch_add(1, Ordering::SeqCst);
+                StatusCode::NOT_MODIFIED.into_response()
+            } else {
+                ([("content-type", "application/json")], body).into_response()
+            };
+        response
+            .headers_mut()
+            .insert("etag", etag.parse().expect("etag"));
+        if let Some(cc) = cache_control {
+            response
+                .headers_mut()
+                .insert("cache-control", cc.parse().expect("cache-control"));
+        }
+        response
+    };
     match mode {
-        Mode::Normal => Json(state.issuer.lock().expect("lock").jwks()).into_response(),
+        Mode::Normal => normal(&state),
+        Mode::Slow => {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            normal(&state)
+        }
+        Mode::Huge => "x".repeat(1024 * 1024).into_response(),
+        Mode::OneBadKey => {
+            let mut jwks = state.issuer.lock().expect("lock").jwks();
+            if let Some(keys) = jwks["keys"].as_array_mut() {
+                keys.insert(
+                    0,
+                    json!({"kty":"RSA","kid":"bad","use":"enc","n":"AQAB","e":"AQAB"}),
+                );
+                keys.insert(1, json!({"kty":"oct","kid":"hmac","k":"c2VjcmV0"}));
+            }
+            Json(jwks).into_response()
+        }
         Mode::Error500 => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         Mode::Garbage => "<html>not a jwks</html>".into_response(),
         Mode::Hang => {
