@@ -210,6 +210,11 @@ impl Validator {
         &self.audiences
     }
 
+    /// The size cap, in bytes.
+    pub fn max_bytes(&self) -> usize {
+        self.max_token_bytes
+    }
+
     /// The accepted algorithms.
     pub fn allowed_algorithms(&self) -> impl Iterator<Item = Algorithm> {
         self.algorithms.iter()

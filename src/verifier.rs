@@ -1,56 +1,131 @@
-//! The validator joined to its key source: what the layer calls for every token.
+//! The validator joined to its key source, for one issuer or several: what the layer calls
+//! for every token.
 
-use crate::error::{AuthError, ConfigError, KeySourceError};
+use crate::error::{AuthError, ConfigError, KeySourceError, ValidationError};
 use crate::keys::{KeySource, Lookup};
-use crate::token::claims::{AccessTokenClaims, ExtraClaims, NumericDate};
+use crate::token::CompactJws;
+use crate::token::claims::{AccessTokenClaims, ExtraClaims, NumericDate, peek_issuer};
+use crate::token::decode_segment;
 use crate::validate::Validator;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
-/// Verifies access tokens of one issuer: a [`Validator`] and the issuer's [`KeySource`].
+/// Verifies access tokens from one or more trusted issuers, each a [`Validator`] (issuer,
+/// audiences, algorithms, leeway) with its own [`KeySource`] and cache.
+///
+/// With several issuers, the token's unverified `iss` only chooses which issuer's
+/// configuration and keys to use; a token naming any other issuer is refused before any key
+/// lookup or network call, and keys are never shared between issuers, so one issuer's key
+/// cannot verify another issuer's token.
 ///
 /// `X` is the type the claims outside RFC 9068 are read into.
+///
+/// ```
+/// use jwt_access_token::{AccessTokenVerifier, RemoteKeySet, Validator};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let verifier = AccessTokenVerifier::new(
+///     Validator::new("https://login.example", ["https://api.example"])?,
+///     RemoteKeySet::discover("https://login.example")?,
+/// )?
+/// .with_issuer(
+///     Validator::new("https://partner.example", ["api://partner"])?,
+///     RemoteKeySet::from_jwks_uri("https://partner.example/keys")?,
+/// )?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct AccessTokenVerifier<X = ExtraClaims> {
+    issuers: Arc<[TrustedIssuer]>,
+    /// The largest size cap among the issuers: applied before `iss` is read.
+    max_token_bytes: usize,
+    claims: PhantomData<fn() -> X>,
+}
+
+#[derive(Debug)]
+struct TrustedIssuer {
     validator: Validator,
     keys: KeySource,
-    claims: PhantomData<fn() -> X>,
 }
 
 impl<X> Clone for AccessTokenVerifier<X> {
     fn clone(&self) -> Self {
         AccessTokenVerifier {
-            validator: self.validator.clone(),
-            keys: self.keys.clone(),
+            issuers: self.issuers.clone(),
+            max_token_bytes: self.max_token_bytes,
             claims: PhantomData,
         }
     }
 }
 
+fn trusted(validator: Validator, keys: KeySource) -> Result<TrustedIssuer, ConfigError> {
+    if let KeySource::Remote(remote) = &keys
+        && let Some(issuer) = remote.discovery_issuer()
+        && issuer != validator.issuer()
+    {
+        return Err(ConfigError::IssuerMismatch {
+            validator: validator.issuer().to_owned(),
+            key_source: issuer.to_owned(),
+        });
+    }
+    let keys = match keys {
+        KeySource::Remote(remote) => KeySource::Remote(remote.labelled(validator.issuer())),
+        other => other,
+    };
+    Ok(TrustedIssuer { validator, keys })
+}
+
 impl AccessTokenVerifier {
-    /// Joins a validator and a key source. A key source found by discovery must have been
-    /// discovered from the validator's issuer. The claims outside RFC 9068 are kept as a JSON
-    /// object; see [`AccessTokenVerifier::with_extra_claims`] for your own type.
+    /// Trusts one issuer: its validator and its key source. A key source found by discovery
+    /// must have been discovered from the validator's issuer. The claims outside RFC 9068 are
+    /// kept as a JSON object; see [`AccessTokenVerifier::with_extra_claims`] for your own type.
     pub fn new(validator: Validator, keys: impl Into<KeySource>) -> Result<Self, ConfigError> {
-        let keys = keys.into();
-        if let KeySource::Remote(remote) = &keys
-            && let Some(issuer) = remote.discovery_issuer()
-            && issuer != validator.issuer()
-        {
-            return Err(ConfigError::IssuerMismatch {
-                validator: validator.issuer().to_owned(),
-                key_source: issuer.to_owned(),
-            });
-        }
+        let issuer = trusted(validator, keys.into())?;
         Ok(AccessTokenVerifier {
-            validator,
-            keys,
+            max_token_bytes: issuer.validator.max_bytes(),
+            issuers: Arc::from(vec![issuer]),
             claims: PhantomData,
         })
     }
 }
 
 impl<X: DeserializeOwned> AccessTokenVerifier<X> {
+    /// Trusts another issuer, with its own validator and key source. The same issuer twice
+    /// is a configuration error.
+    pub fn with_issuer(
+        self,
+        validator: Validator,
+        keys: impl Into<KeySource>,
+    ) -> Result<Self, ConfigError> {
+        if self
+            .issuers
+            .iter()
+            .any(|t| t.validator.issuer() == validator.issuer())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "issuer {:?} is configured twice",
+                validator.issuer()
+            )));
+        }
+        let issuer = trusted(validator, keys.into())?;
+        let mut issuers: Vec<TrustedIssuer> = Vec::with_capacity(self.issuers.len() + 1);
+        issuers.extend(self.issuers.iter().map(|t| TrustedIssuer {
+            validator: t.validator.clone(),
+            keys: t.keys.clone(),
+        }));
+        issuers.push(issuer);
+        Ok(AccessTokenVerifier {
+            max_token_bytes: issuers
+                .iter()
+                .map(|t| t.validator.max_bytes())
+                .max()
+                .unwrap_or(0),
+            issuers: Arc::from(issuers),
+            claims: PhantomData,
+        })
+    }
+
     /// The same verifier, reading the claims outside RFC 9068 into `Y` (a token whose claims
     /// do not fit `Y` is refused as malformed).
     ///
@@ -67,51 +142,67 @@ impl<X: DeserializeOwned> AccessTokenVerifier<X> {
     /// ```
     pub fn with_extra_claims<Y: DeserializeOwned>(self) -> AccessTokenVerifier<Y> {
         AccessTokenVerifier {
-            validator: self.validator,
-            keys: self.keys,
+            issuers: self.issuers,
+            max_token_bytes: self.max_token_bytes,
             claims: PhantomData,
         }
     }
 
-    /// The validator.
-    pub fn validator(&self) -> &Validator {
-        &self.validator
+    /// The validators of the trusted issuers, in the order they were added.
+    pub fn validators(&self) -> impl Iterator<Item = &Validator> {
+        self.issuers.iter().map(|t| &t.validator)
     }
 
-    /// The key source.
-    pub fn key_source(&self) -> &KeySource {
-        &self.keys
-    }
-
-    /// Fetches the keys now, to fail fast at start-up when the issuer cannot be reached.
+    /// Fetches every issuer's keys now, to fail fast at start-up when one cannot be reached.
     pub async fn prefetch(&self) -> Result<(), KeySourceError> {
-        self.keys.prefetch().await
+        for issuer in self.issuers.iter() {
+            issuer.keys.prefetch().await?;
+        }
+        Ok(())
+    }
+
+    /// The trusted issuer this token claims to come from; with one issuer, that one (its
+    /// validator checks `iss` after the signature).
+    fn issuer_for(&self, token: &str) -> Result<&TrustedIssuer, ValidationError> {
+        if let [only] = &*self.issuers {
+            return Ok(only);
+        }
+        let jws = CompactJws::split(token, self.max_token_bytes)?;
+        let payload = decode_segment(jws.payload, "payload is not base64url")?;
+        let iss = peek_issuer(&payload)?;
+        self.issuers
+            .iter()
+            .find(|t| t.validator.issuer() == iss)
+            .ok_or(ValidationError::WrongIssuer(iss))
     }
 
     /// Verifies `token` without waiting, if the keys needed are at hand; `None` if the key
     /// set must be fetched first (then call [`AccessTokenVerifier::verify`]).
     pub fn verify_cached(&self, token: &str) -> Option<Result<AccessTokenClaims<X>, AuthError>> {
-        let parsed = match self.validator.parse(token) {
+        let issuer = match self.issuer_for(token) {
+            Ok(issuer) => issuer,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let validator = &issuer.validator;
+        let parsed = match validator.parse(token) {
             Ok(p) => p,
             Err(e) => return Some(Err(e.into())),
         };
         let now = NumericDate::now();
-        if let Some(secret) = self.validator.hmac_secret(&parsed) {
+        if let Some(secret) = validator.hmac_secret(&parsed) {
             return Some(
-                self.validator
+                validator
                     .verify_hmac(&parsed, secret, now)
                     .map_err(Into::into),
             );
         }
-        match self
+        match issuer
             .keys
             .lookup_cached(parsed.header.kid.as_deref(), parsed.header.alg)
         {
-            Lookup::Ready(Ok(key)) => Some(
-                self.validator
-                    .verify(&parsed, &key, now)
-                    .map_err(Into::into),
-            ),
+            Lookup::Ready(Ok(key)) => {
+                Some(validator.verify(&parsed, &key, now).map_err(Into::into))
+            }
             Lookup::Ready(Err(e)) => Some(Err(e)),
             Lookup::NeedsFetch => None,
         }
@@ -122,11 +213,12 @@ impl<X: DeserializeOwned> AccessTokenVerifier<X> {
         if let Some(result) = self.verify_cached(token) {
             return result;
         }
-        let parsed = self.validator.parse(token)?;
-        let key = self
+        let issuer = self.issuer_for(token)?;
+        let parsed = issuer.validator.parse(token)?;
+        let key = issuer
             .keys
             .lookup(parsed.header.kid.as_deref(), parsed.header.alg)
             .await?;
-        Ok(self.validator.verify(&parsed, &key, NumericDate::now())?)
+        Ok(issuer.validator.verify(&parsed, &key, NumericDate::now())?)
     }
 }

@@ -65,6 +65,8 @@ enum Location {
 #[derive(Debug, Clone)]
 struct Settings {
     location: Location,
+    /// The issuer these keys belong to, for logs.
+    issuer: Option<String>,
     client: reqwest::Client,
     lifetime: Duration,
     min_lifetime: Duration,
@@ -146,7 +148,12 @@ impl RemoteKeySet {
     }
 
     fn with_location(location: Location, client: reqwest::Client) -> Self {
+        let issuer = match &location {
+            Location::Discover { issuer, .. } => Some(issuer.clone()),
+            Location::Jwks(_) => None,
+        };
         Self::with_settings(Settings {
+            issuer,
             location,
             client,
             lifetime: defaults::LIFETIME,
@@ -234,6 +241,15 @@ impl RemoteKeySet {
         self.configure(|s| s.max_stale = max_stale)
     }
 
+    /// Names the issuer in this set's log events (when it was built from a `jwks_uri`).
+    pub(crate) fn labelled(self, issuer: &str) -> Self {
+        if self.inner.settings.issuer.is_some() {
+            return self;
+        }
+        let issuer = issuer.to_owned();
+        self.configure(|s| s.issuer = Some(issuer))
+    }
+
     /// The issuer this set was discovered from, if it was.
     pub(crate) fn discovery_issuer(&self) -> Option<&str> {
         match &self.inner.settings.location {
@@ -276,7 +292,7 @@ impl RemoteKeySet {
                 } else if inner.failures.load(Ordering::Acquire) > 0 {
                     CacheLookup::Ready(Err(inner.unavailable()))
                 } else {
-                    tracing::debug!(error = %e, url = %cached.url, "unknown key; refetch refused inside the cooldown");
+                    tracing::debug!(issuer = inner.settings.issuer.as_deref(), error = %e, url = %cached.url, "unknown key; refetch refused inside the cooldown");
                     CacheLookup::Ready(Err(e.into()))
                 }
             }
@@ -410,7 +426,7 @@ impl Inner {
         match result {
             Ok(cached) => {
                 tracing::info!(
-                    issuer = self.discovery_issuer(),
+                    issuer = self.settings.issuer.as_deref(),
                     url = %cached.url,
                     keys = cached.keys.len(),
                     lifetime = ?cached.lifetime,
@@ -428,14 +444,10 @@ impl Inner {
                     .failures
                     .fetch_add(1, Ordering::AcqRel)
                     .saturating_add(1);
-                let backoff = self
-                    .settings
-                    .cooldown
-                    .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
-                    .min(self.settings.max_backoff.max(self.settings.cooldown));
+                let backoff = backoff(self.settings.cooldown, self.settings.max_backoff, failures);
                 self.arm_throttle(backoff);
                 tracing::warn!(
-                    issuer = self.discovery_issuer(),
+                    issuer = self.settings.issuer.as_deref(),
                     error = %e,
                     failures,
                     retry_in = ?backoff,
@@ -455,13 +467,6 @@ impl Inner {
         let wait = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         self.next_fetch_ms
             .store(self.now_ms().saturating_add(wait), Ordering::Release);
-    }
-
-    fn discovery_issuer(&self) -> Option<&str> {
-        match &self.settings.location {
-            Location::Discover { issuer, .. } => Some(issuer),
-            Location::Jwks(_) => None,
-        }
     }
 
     async fn fetch_key_set(
@@ -522,6 +527,31 @@ impl Inner {
     }
 }
 
+/// The wait after `failures` consecutive failed fetches: the cooldown, doubling, capped at
+/// `max` (never below the cooldown).
+fn backoff(cooldown: Duration, max: Duration, failures: u32) -> Duration {
+    cooldown
+        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
+        .min(max.max(cooldown))
+}
+
 fn same_keys(a: &Cached, b: &Cached) -> bool {
     a.etag.is_some() && a.etag == b.etag
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_cooldown_up_to_the_cap() {
+        let s = Duration::from_secs;
+        let waits: Vec<u64> = (1..=7)
+            .map(|n| backoff(s(30), s(300), n).as_secs())
+            .collect();
+        assert_eq!(waits, vec![30, 60, 120, 240, 300, 300, 300]);
+        assert_eq!(backoff(s(30), s(10), 3), s(30), "never below the cooldown");
+        assert_eq!(backoff(s(30), s(300), u32::MAX), s(300), "no overflow");
+        assert_eq!(backoff(Duration::MAX, Duration::MAX, 40), Duration::MAX);
+    }
 }

@@ -133,6 +133,17 @@ impl<X: DeserializeOwned> AccessTokenClaims<X> {
     }
 }
 
+/// Reads only `iss` from a decoded payload, to choose among trusted issuers before any key
+/// is looked up. A duplicate `iss` is refused, like everywhere else.
+pub(crate) fn peek_issuer(bytes: &[u8]) -> Result<String, ValidationError> {
+    let object = UniqueObject::parse(bytes, ValidationError::InvalidClaims)?;
+    match object.0.into_iter().find(|(name, _)| name == "iss") {
+        Some((_, Value::String(iss))) => Ok(iss),
+        Some(_) => Err(type_error("iss", "a string")),
+        None => Err(ValidationError::MissingClaim("iss")),
+    }
+}
+
 /// The optional registered claims, gathered while reading.
 #[derive(Default)]
 struct Partial {

@@ -145,6 +145,15 @@ impl TestIssuer {
         self.mint(TokenRequest::new("alice", "client-1", [AUDIENCE]).scope(scopes))
     }
 
+    /// Signs raw header and payload bytes with the current key.
+    pub fn sign_raw_bytes(&self, header: &[u8], payload: &[u8]) -> String {
+        let issuer = self.state.issuer.lock().expect("lock");
+        issuer
+            .signing_key()
+            .sign_compact(header, payload)
+            .expect("sign")
+    }
+
     /// Signs raw header and claims JSON with the current key.
     pub fn sign_raw(&self, header: &Value, claims: &Value) -> String {
         let issuer = self.state.issuer.lock().expect("lock");
