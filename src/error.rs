@@ -359,6 +359,65 @@ impl AuthError {
         response
     }
 
+    /// The gRPC status code of this answer: UNAUTHENTICATED (16) for 400/401,
+    /// PERMISSION_DENIED (7) for 403, UNAVAILABLE (14) for 503, INTERNAL (13) for 500.
+    pub fn grpc_status(&self) -> u16 {
+        match self {
+            AuthError::MissingCredentials
+            | AuthError::InvalidRequest(_)
+            | AuthError::InvalidToken(_) => 16,
+            AuthError::InsufficientScope { .. } => 7,
+            AuthError::KeysUnavailable(_) => 14,
+            AuthError::NotAuthenticated => 13,
+        }
+    }
+
+    /// The short text of this answer, for `grpc-message` and logs that go to clients.
+    pub fn client_message(&self) -> String {
+        match self {
+            AuthError::MissingCredentials => "no bearer token".into(),
+            AuthError::InvalidRequest(reason) => (*reason).into(),
+            AuthError::InvalidToken(e) => e.description().into(),
+            AuthError::KeysUnavailable(_) => "the token cannot be verified right now".into(),
+            AuthError::InsufficientScope { description, .. } => description.clone(),
+            AuthError::NotAuthenticated => "internal error".into(),
+        }
+    }
+
+    /// Builds the gRPC answer: a Trailers-Only response (HTTP 200, `content-type:
+    /// application/grpc`, `grpc-status`, percent-encoded `grpc-message`), keeping the RFC
+    /// 6750 `www-authenticate` challenge.
+    pub fn to_grpc_response<B: Default>(&self, realm: Option<&str>) -> Response<B> {
+        let mut response = Response::new(B::default());
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert("grpc-status", HeaderValue::from(self.grpc_status()));
+        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(&self.client_message())) {
+            headers.insert("grpc-message", message);
+        }
+        if let Some(challenge) = self.www_authenticate(realm) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+
+    /// The answer for `request_headers`: gRPC-native for `application/grpc*` requests, HTTP
+    /// otherwise.
+    pub(crate) fn respond<B: Default>(
+        &self,
+        realm: Option<&str>,
+        request_headers: &http::HeaderMap,
+    ) -> Response<B> {
+        if is_grpc(request_headers) {
+            self.to_grpc_response(realm)
+        } else {
+            self.to_response(realm)
+        }
+    }
+
     /// Logs the refusal at a level that fits its cause: 5xx are the operator's problem.
     pub(crate) fn log(&self) {
         match self {
@@ -369,6 +428,32 @@ impl AuthError {
             _ => tracing::debug!(reason = %self, "bearer token refused"),
         }
     }
+}
+
+/// Whether the request is gRPC (`content-type: application/grpc`, `application/grpc+proto`, …).
+pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let ct = ct.trim_start();
+            ct.len() >= 16
+                && ct[..16].eq_ignore_ascii_case("application/grpc")
+                && matches!(ct.as_bytes().get(16), None | Some(b'+' | b';'))
+        })
+}
+
+/// gRPC's `grpc-message` encoding: bytes outside printable ASCII, and `%`, as `%XX`.
+fn grpc_percent_encode(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for b in message.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// RFC 6750 allows only %x20-21 / %x23-5B / %x5D-7E inside the quoted values; anything else
@@ -420,6 +505,54 @@ mod tests {
                 "Bearer error=\"insufficient_scope\", error_description=\"x?y?z ?\", scope=\"a?b\""
             ))
         );
+    }
+
+    #[test]
+    fn grpc_answers_are_trailers_only_with_the_challenge_kept() {
+        let e = AuthError::InsufficientScope {
+            scope: "items:write".into(),
+            description: "requires scope items:write, 100%".into(),
+        };
+        let r: Response<()> = e.to_grpc_response(Some("api"));
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["grpc-status"], "7");
+        assert_eq!(
+            r.headers()["grpc-message"],
+            "requires scope items:write, 100%25"
+        );
+        assert_eq!(r.headers()["content-type"], "application/grpc");
+        assert!(
+            r.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .is_ok_and(|h| h.contains("insufficient_scope"))
+        );
+        let outage = AuthError::KeysUnavailable(KeySourceError::NoUsableKeys { url: "u".into() });
+        assert_eq!(
+            outage.to_grpc_response::<()>(None).headers()["grpc-status"],
+            "14"
+        );
+        assert_eq!(AuthError::MissingCredentials.grpc_status(), 16);
+        assert_eq!(AuthError::InvalidRequest("x").grpc_status(), 16);
+        assert_eq!(AuthError::NotAuthenticated.grpc_status(), 13);
+    }
+
+    #[test]
+    fn grpc_content_types() {
+        let with = |ct: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_str(ct).expect("value"),
+            );
+            is_grpc(&h)
+        };
+        assert!(with("application/grpc"));
+        assert!(with("application/grpc+proto"));
+        assert!(with("Application/GRPC;charset=x"));
+        assert!(!with("application/grpc-web"));
+        assert!(!with("application/json"));
+        assert!(!with("application/grp"));
+        assert!(!is_grpc(&http::HeaderMap::new()));
     }
 
     #[test]

@@ -3,3 +3,6 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
+
+#[cfg(feature = "tonic")]
+pub mod tonic;

@@ -52,15 +52,15 @@ where
                 });
                 return ResponseFuture::inner(self.inner.call(request));
             }
-            Ok(None) => return self.refuse(AuthError::MissingCredentials),
-            Err(e) => return self.refuse(e.into()),
+            Ok(None) => return self.refuse(AuthError::MissingCredentials, request.headers()),
+            Err(e) => return self.refuse(e.into(), request.headers()),
         };
         match shared.verifier.verify_cached(token) {
             Some(Ok(claims)) => {
                 insert_claims(&mut request, claims, &shared.realm);
                 ResponseFuture::inner(self.inner.call(request))
             }
-            Some(Err(e)) => self.refuse(e),
+            Some(Err(e)) => self.refuse(e, request.headers()),
             None => {
                 // The key set must be fetched: the rest runs in a boxed future. The inner
                 // service that `poll_ready` readied goes with it; a clone stays behind.
@@ -76,7 +76,7 @@ where
                         }
                         Err(e) => {
                             e.log();
-                            Ok(e.to_response(shared.realm.as_deref()))
+                            Ok(e.respond(shared.realm.as_deref(), request.headers()))
                         }
                     }
                 }))
@@ -86,13 +86,17 @@ where
 }
 
 impl<S, X> JwtAccessTokenService<S, X> {
-    fn refuse<F, B, E>(&self, error: AuthError) -> ResponseFuture<F>
+    fn refuse<F, B, E>(
+        &self,
+        error: AuthError,
+        request_headers: &http::HeaderMap,
+    ) -> ResponseFuture<F>
     where
         F: std::future::Future<Output = Result<Response<B>, E>>,
         B: Default,
     {
         error.log();
-        ResponseFuture::refused(error.to_response(self.shared.realm.as_deref()))
+        ResponseFuture::refused(error.respond(self.shared.realm.as_deref(), request_headers))
     }
 }
 

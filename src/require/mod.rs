@@ -22,7 +22,9 @@
 
 mod layer;
 
-pub use layer::{RequireFuture, RequireLayer, RequireService, require};
+pub use layer::{
+    RequireByPathLayer, RequireByPathService, RequireFuture, RequireLayer, RequireService, require,
+};
 
 use crate::grants::Grants;
 use std::fmt;
