@@ -84,6 +84,10 @@ pub enum ValidationError {
     /// A claim required by RFC 9068 §2.2 (and not relaxed) is absent.
     #[error("required claim `{0}` is missing")]
     MissingClaim(&'static str),
+    /// The token carries `cnf` (RFC 7800): it is bound to a key (DPoP, mTLS) that this
+    /// server does not check, so accepting it as a bearer token would defeat the binding.
+    #[error("token is sender-constrained (`cnf`); proof of possession is not checked here")]
+    SenderConstrained,
     /// `iss` is not exactly the configured issuer.
     #[error("issuer {0:?} is not the configured issuer")]
     WrongIssuer(String),
@@ -137,6 +141,7 @@ impl ValidationError {
             E::ClaimType { .. } | E::MissingClaim(_) => {
                 "a required claim is missing or has the wrong type"
             }
+            E::SenderConstrained => "sender-constrained tokens are not accepted here",
             E::WrongIssuer(_) => "the token's issuer is not accepted",
             E::WrongAudience(_) => "the token is not meant for this resource",
             E::Expired { .. } => "the token has expired",

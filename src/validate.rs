@@ -10,7 +10,8 @@
 //!    bound by kty/crv, JWK `alg`, `use` and `key_ops`;
 //! 5. signature;
 //! 6. claims: JSON types, `iss` exactly, `aud` contains a configured audience, `exp`, `nbf`,
-//!    `iat` with one leeway, then the RFC 9068 §2.2 required claims.
+//!    `iat` with one leeway, then the RFC 9068 §2.2 required claims; a `cnf` (sender-
+//!    constrained token) is refused unless explicitly accepted.
 //!
 //! ```
 //! use jwt_access_token::{Algorithm, JwtAccessTokenIssuer, KeySet, SigningKey, TokenRequest, Validator};
@@ -117,6 +118,7 @@ pub struct Validator {
     max_token_bytes: usize,
     relaxed: Vec<RelaxableClaim>,
     hmac: Option<HmacSecret>,
+    accept_cnf: bool,
 }
 
 impl Validator {
@@ -142,6 +144,7 @@ impl Validator {
             max_token_bytes: defaults::MAX_TOKEN_BYTES,
             relaxed: Vec::new(),
             hmac: None,
+            accept_cnf: false,
         })
     }
 
@@ -197,6 +200,14 @@ impl Validator {
         if !self.relaxed.contains(&claim) {
             self.relaxed.push(claim);
         }
+        self
+    }
+
+    /// Accept tokens that carry `cnf` as plain bearer tokens. By default they are refused:
+    /// such a token is bound to a key (RFC 9449 DPoP, RFC 8705 mTLS) whose proof this crate
+    /// does not check yet, and accepting it as bearer would let a thief use it.
+    pub fn accept_sender_constrained_as_bearer(mut self) -> Self {
+        self.accept_cnf = true;
         self
     }
 
@@ -337,6 +348,9 @@ impl Validator {
             if !present && !self.relaxed.contains(&claim) {
                 return Err(ValidationError::MissingClaim(name));
             }
+        }
+        if claims.cnf.is_some() && !self.accept_cnf {
+            return Err(ValidationError::SenderConstrained);
         }
         Ok(claims)
     }

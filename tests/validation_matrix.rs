@@ -530,3 +530,19 @@ fn a_second_hmac_secret_replaces_the_first_and_its_algorithm() {
     assert!(algs.contains(&Algorithm::HS512));
     assert!(!algs.contains(&Algorithm::HS256));
 }
+
+#[test]
+fn step6_sender_constrained_tokens_are_refused_unless_accepted() {
+    let f = fixture(Algorithm::ES256);
+    let bound = f.token(&with(
+        claims(),
+        "cnf",
+        json!({"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+    ));
+    assert_eq!(
+        f.check(&bound).err(),
+        Some(ValidationError::SenderConstrained)
+    );
+    let lenient = f.validator.clone().accept_sender_constrained_as_bearer();
+    assert!(f.check_with(&lenient, &bound).is_ok());
+}
