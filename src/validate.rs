@@ -31,12 +31,11 @@
 
 use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::error::{ConfigError, ValidationError};
-use crate::keys::{KeySet, VerifyingKey, verify_with};
+use crate::keys::{KeySet, VerifyingKey};
 use crate::token::CompactJws;
 use crate::token::claims::{AccessTokenClaims, NumericDate};
 use crate::token::decode_segment;
 use crate::token::header::Header;
-use jsonwebtoken::DecodingKey;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
@@ -72,7 +71,7 @@ pub enum RelaxableClaim {
 #[derive(Clone)]
 pub struct HmacSecret {
     alg: Algorithm,
-    key: DecodingKey,
+    key: aws_lc_rs::hmac::Key,
 }
 
 impl std::fmt::Debug for HmacSecret {
@@ -102,9 +101,15 @@ impl HmacSecret {
                 "{alg} needs a secret of at least {min} bytes"
             )));
         }
-        let key =
-            DecodingKey::from_secret(secret).map_err(|e| ConfigError::InvalidKey(e.to_string()))?;
-        Ok(HmacSecret { alg, key })
+        let hmac = match alg {
+            Algorithm::HS256 => aws_lc_rs::hmac::HMAC_SHA256,
+            Algorithm::HS384 => aws_lc_rs::hmac::HMAC_SHA384,
+            _ => aws_lc_rs::hmac::HMAC_SHA512,
+        };
+        Ok(HmacSecret {
+            alg,
+            key: aws_lc_rs::hmac::Key::new(hmac, secret),
+        })
     }
 }
 
@@ -277,12 +282,10 @@ impl Validator {
         now: NumericDate,
     ) -> Result<AccessTokenClaims<X>, ValidationError> {
         let signature = parsed.jws.signature_bytes()?;
-        if !verify_with(
-            &secret.key,
-            secret.alg,
-            parsed.jws.signing_input.as_bytes(),
-            &signature,
-        ) {
+        // aws-lc-rs compares the tags in constant time.
+        if aws_lc_rs::hmac::verify(&secret.key, parsed.jws.signing_input.as_bytes(), &signature)
+            .is_err()
+        {
             return Err(ValidationError::InvalidSignature);
         }
         self.check_claims(parsed, now)

@@ -5,8 +5,10 @@
 use crate::algorithm::{Algorithm, KeyFamily};
 use crate::error::ConfigError;
 use crate::token::decode_segment;
+use aws_lc_rs::signature::{self as sig, ParsedPublicKey, VerificationAlgorithm};
 use jsonwebtoken::DecodingKey;
 use serde_json::{Map, Value};
+use std::sync::OnceLock;
 
 /// RFC 7518 §3.3: RSA keys of 2048 bits or larger MUST be used.
 const MIN_RSA_BITS: usize = 2048;
@@ -20,7 +22,12 @@ pub struct VerifyingKey {
     jwk_alg: Option<String>,
     /// Why `use` / `key_ops` forbid verification, if they do.
     not_for_verification: Option<&'static str>,
-    decoding: DecodingKey,
+    /// The public key as aws-lc-rs reads it: SubjectPublicKeyInfo DER for RSA, the
+    /// uncompressed point for EC, the 32 raw bytes for Ed25519.
+    public: Box<[u8]>,
+    /// The key parsed once per algorithm, on first use (one RSA key may serve RS256 and
+    /// PS512 alike, and aws-lc-rs binds the parsed key to one algorithm).
+    parsed: [OnceLock<Option<ParsedPublicKey>>; Algorithm::ALL.len()],
 }
 
 impl std::fmt::Debug for VerifyingKey {
@@ -48,11 +55,11 @@ impl VerifyingKey {
         {
             return Err(invalid("the JWK holds private or symmetric key material"));
         }
-        let (family, decoding) = match kty {
+        let (family, public) = match kty {
             "RSA" => {
                 let n = member_bytes(jwk, "n")?;
                 let e = member_bytes(jwk, "e")?;
-                (KeyFamily::Rsa, rsa_key(&n, &e)?)
+                (KeyFamily::Rsa, rsa_spki(&n, &e)?)
             }
             "EC" => {
                 let (family, size) = match member_str(jwk, "crv")? {
@@ -69,7 +76,7 @@ impl VerifyingKey {
                 point.push(0x04);
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
-                (family, DecodingKey::from_ec_der(&point))
+                (family, point)
             }
             "OKP" => {
                 if member_str(jwk, "crv")? != Some("Ed25519") {
@@ -79,7 +86,7 @@ impl VerifyingKey {
                 if x.len() != 32 {
                     return Err(invalid("Ed25519 `x` must be 32 bytes"));
                 }
-                (KeyFamily::Ed25519, DecodingKey::from_ed_der(&x))
+                (KeyFamily::Ed25519, x)
             }
             "oct" => return Err(invalid("symmetric keys are never taken from a JWKS")),
             _ => return Err(invalid("unsupported `kty`")),
@@ -92,48 +99,80 @@ impl VerifyingKey {
             (_, Some(Value::Array(_)) | None) => None,
             (_, Some(_)) => return Err(invalid("`key_ops` must be an array")),
         };
-        Ok(VerifyingKey {
-            kid: member_str(jwk, "kid")?.map(str::to_owned),
+        VerifyingKey::new(
+            member_str(jwk, "kid")?.map(str::to_owned),
             family,
-            jwk_alg: member_str(jwk, "alg")?.map(str::to_owned),
+            member_str(jwk, "alg")?.map(str::to_owned),
             not_for_verification,
-            decoding,
-        })
+            public,
+        )
     }
 
     /// Reads a PEM public key (RSA, EC P-256/P-384 or Ed25519, as SPKI `PUBLIC KEY` or
     /// PKCS#1 `RSA PUBLIC KEY`).
     pub fn from_pem(pem: &str, kid: Option<&str>) -> Result<Self, ConfigError> {
         let pem = pem.as_bytes();
-        let (family, decoding) = if let Ok(k) = DecodingKey::from_rsa_pem(pem) {
-            let der = k
-                .try_get_as_bytes()
-                .map_err(|e| ConfigError::InvalidKey(e.to_string()))?;
-            let public = aws_lc_rs::rsa::PublicKey::from_der(der)
+        let bytes = |k: &DecodingKey| {
+            k.try_get_as_bytes()
+                .map(<[u8]>::to_vec)
+                .map_err(|e| ConfigError::InvalidKey(e.to_string()))
+        };
+        // jsonwebtoken reads the PEM; aws-lc-rs gets the key material.
+        let (family, public) = if let Ok(k) = DecodingKey::from_rsa_pem(pem) {
+            let public = aws_lc_rs::rsa::PublicKey::from_der(&bytes(&k)?)
                 .map_err(|e| ConfigError::InvalidKey(format!("RSA public key: {e}")))?;
             let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(&public);
-            (KeyFamily::Rsa, rsa_key(&c.n, &c.e)?)
+            (KeyFamily::Rsa, rsa_spki(&c.n, &c.e)?)
         } else if let Ok(k) = DecodingKey::from_ec_pem(pem) {
-            let len = k.try_get_as_bytes().map(<[u8]>::len).unwrap_or(0);
-            match len {
-                65 => (KeyFamily::EcP256, k),
-                97 => (KeyFamily::EcP384, k),
+            let point = bytes(&k)?;
+            match point.len() {
+                65 => (KeyFamily::EcP256, point),
+                97 => (KeyFamily::EcP384, point),
                 _ => return Err(ConfigError::InvalidKey("unsupported EC curve".into())),
             }
         } else if let Ok(k) = DecodingKey::from_ed_pem(pem) {
-            (KeyFamily::Ed25519, k)
+            (KeyFamily::Ed25519, bytes(&k)?)
         } else {
             return Err(ConfigError::InvalidKey(
                 "not an RSA, EC or Ed25519 public key in PEM form".into(),
             ));
         };
-        Ok(VerifyingKey {
-            kid: kid.map(str::to_owned),
+        VerifyingKey::new(kid.map(str::to_owned), family, None, None, public)
+    }
+
+    /// Parses the key for its first fitting algorithm now, so that a key aws-lc-rs refuses
+    /// (a point off the curve, a malformed modulus) is refused at load, not on a request.
+    fn new(
+        kid: Option<String>,
+        family: KeyFamily,
+        jwk_alg: Option<String>,
+        not_for_verification: Option<&'static str>,
+        public: Vec<u8>,
+    ) -> Result<Self, ConfigError> {
+        let key = VerifyingKey {
+            kid,
             family,
-            jwk_alg: None,
-            not_for_verification: None,
-            decoding,
-        })
+            jwk_alg,
+            not_for_verification,
+            public: public.into_boxed_slice(),
+            parsed: Default::default(),
+        };
+        let first = Algorithm::ALL.into_iter().find(|a| {
+            a.family() == family && key.jwk_alg.as_deref().is_none_or(|j| j == a.as_str())
+        });
+        if let Some(alg) = first
+            && key.parsed_for(alg).is_none()
+        {
+            return Err(invalid("the key material is not a valid public key"));
+        }
+        Ok(key)
+    }
+
+    /// The key parsed for `alg`, parsing it on first use.
+    fn parsed_for(&self, alg: Algorithm) -> Option<&ParsedPublicKey> {
+        let slot = self.parsed.get(alg as usize)?;
+        slot.get_or_init(|| ParsedPublicKey::new(verification_algorithm(alg)?, &self.public).ok())
+            .as_ref()
     }
 
     /// The key id.
@@ -169,28 +208,33 @@ impl VerifyingKey {
         }
     }
 
-    /// Verifies `signature` over `message` with `alg`, which must already fit this key.
+    /// Verifies `signature` over `message` with `alg`, which must already fit this key:
+    /// aws-lc-rs with the key parsed once, no allocation.
     pub(crate) fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
-        verify_with(&self.decoding, alg, message, signature)
+        self.parsed_for(alg)
+            .is_some_and(|key| key.verify_sig(message, signature).is_ok())
     }
 }
 
-/// One signature check with the aws-lc-rs provider, named explicitly so that another crate
-/// enabling a second jsonwebtoken backend can never change (or break) which one runs.
-pub(crate) fn verify_with(
-    key: &DecodingKey,
-    alg: Algorithm,
-    message: &[u8],
-    signature: &[u8],
-) -> bool {
-    let provider = &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER;
-    match (provider.verifier_factory)(&alg.to_jsonwebtoken(), key) {
-        Ok(verifier) => verifier.verify(message, &signature.to_vec()).is_ok(),
-        Err(_) => false,
-    }
+/// The aws-lc-rs algorithm for a JWS `alg` with a public key (none for HMAC).
+fn verification_algorithm(alg: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
+    Some(match alg {
+        Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
+        Algorithm::EdDSA => &sig::ED25519,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return None,
+    })
 }
 
-fn rsa_key(n: &[u8], e: &[u8]) -> Result<DecodingKey, ConfigError> {
+/// The SubjectPublicKeyInfo DER of an RSA key, refusing moduli under 2048 bits.
+fn rsa_spki(n: &[u8], e: &[u8]) -> Result<Vec<u8>, ConfigError> {
+    use aws_lc_rs::encoding::AsDer;
     let n = strip_leading_zeros(n);
     let e = strip_leading_zeros(e);
     if n.len() * 8 < MIN_RSA_BITS {
@@ -199,7 +243,11 @@ fn rsa_key(n: &[u8], e: &[u8]) -> Result<DecodingKey, ConfigError> {
     if e.is_empty() || e.len() > 8 {
         return Err(invalid("RSA exponent is out of range"));
     }
-    Ok(DecodingKey::from_rsa_raw_components(n, e))
+    let components = aws_lc_rs::rsa::PublicKeyComponents { n, e };
+    let der = components
+        .as_der()
+        .map_err(|_| invalid("the RSA key is not valid"))?;
+    Ok(der.as_ref().to_vec())
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
@@ -263,6 +311,12 @@ mod tests {
     }
 
     #[test]
+    fn points_off_the_curve_are_refused_at_load() {
+        let x = crate::token::encode_segment(&[1; 32]);
+        assert!(VerifyingKey::from_jwk(&json!({"kty":"EC","crv":"P-256","x":x,"y":x})).is_err());
+    }
+
+    #[test]
     fn unusable_jwks_are_refused() {
         let cases = [
             json!({"kty":"oct","k":"c2VjcmV0"}),
@@ -283,8 +337,10 @@ mod tests {
 
     #[test]
     fn curves_are_told_apart() {
-        let x = crate::token::encode_segment(&[1; 32]);
-        let k = VerifyingKey::from_jwk(&json!({"kty":"EC","crv":"P-256","x":x,"y":x}));
+        let real = crate::SigningKey::generate(Algorithm::ES256, "k").expect("key");
+        let mut jwk = real.public_jwk().clone();
+        jwk.as_object_mut().expect("object").remove("alg");
+        let k = VerifyingKey::from_jwk(&jwk);
         let Ok(k) = k else { panic!() };
         assert_eq!(k.fits(Algorithm::ES256), Ok(()));
         assert_eq!(

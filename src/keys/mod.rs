@@ -14,8 +14,6 @@ pub use jwk::VerifyingKey;
 pub use remote::RemoteKeySet;
 pub use set::{KeySet, SkippedKey};
 
-pub(crate) use jwk::verify_with;
-
 use crate::algorithm::Algorithm;
 use crate::error::AuthError;
 use remote::CacheLookup;

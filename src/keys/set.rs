@@ -187,11 +187,28 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ec(kid: Option<&str>, crv: &str, size: usize) -> Value {
-        let c = crate::token::encode_segment(&vec![7; size]);
-        let mut j = json!({"kty":"EC","crv":crv,"x":c,"y":c});
+    /// A real public key on `crv` (generated once per curve), with `kid` (or none).
+    fn ec(kid: Option<&str>, crv: &str, _size: usize) -> Value {
+        use std::sync::OnceLock;
+        static P256: OnceLock<Value> = OnceLock::new();
+        static P384: OnceLock<Value> = OnceLock::new();
+        let generate = |alg| {
+            crate::SigningKey::generate(alg, "x")
+                .expect("key")
+                .public_jwk()
+                .clone()
+        };
+        let mut j = if crv == "P-256" {
+            P256.get_or_init(|| generate(Algorithm::ES256)).clone()
+        } else {
+            P384.get_or_init(|| generate(Algorithm::ES384)).clone()
+        };
+        let o = j.as_object_mut().expect("object");
+        o.remove("alg");
+        o.remove("use");
+        o.remove("kid");
         if let Some(kid) = kid {
-            j["kid"] = json!(kid);
+            o.insert("kid".into(), json!(kid));
         }
         j
     }
