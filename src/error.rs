@@ -463,7 +463,7 @@ fn grpc_percent_encode(message: &str) -> String {
 
 /// RFC 6750 allows only %x20-21 / %x23-5B / %x5D-7E inside the quoted values; anything else
 /// becomes `?` so that configuration text can never break the header.
-fn quoted_safe(s: &str) -> String {
+pub(crate) fn quoted_safe(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E' => c,

@@ -2,6 +2,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bearer;
+pub mod endpoints;
 pub mod error;
 pub mod integrations;
 pub mod issue;
@@ -16,6 +17,7 @@ mod token;
 mod verifier;
 
 pub use algorithm::Algorithm;
+pub use endpoints::{ClientSecrets, IntrospectionEndpoint, RevocationEndpoint};
 pub use error::{AuthError, ConfigError, KeySourceError, ValidationError};
 pub use grants::{Anonymous, Grants};
 pub use issue::{JwtAccessTokenIssuer, SigningKey, TokenRequest};

@@ -52,7 +52,7 @@ impl Header {
 
 /// RFC 9068 §2.1 and RFC 7515 §4.1.9: media types compare case-insensitively, and the
 /// `application/` prefix may be left out.
-fn is_access_token_type(typ: &str) -> bool {
+pub(crate) fn is_access_token_type(typ: &str) -> bool {
     typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
 }
 
