@@ -77,20 +77,29 @@ fn authlib_mint(args: &[&str]) -> Value {
     run("mint.py", args, None)
 }
 
-/// Authlib's JWTBearerTokenValidator's verdict: {"valid": true, "header", "claims"} or
-/// {"valid": false, "error", "cause"}.
+/// What Authlib's validator is asked: a token, the JWKS, the issuer it trusts, and the scopes
+/// the route requires (its resource server is always `AUDIENCE`).
+type Check<'a> = (&'a str, &'a Value, &'a str, Option<&'a [&'a str]>);
+
+/// Authlib's JWTBearerTokenValidator's verdicts, from one process: each {"valid": true,
+/// "header", "claims"} or {"valid": false, "error", "cause"}.
+fn authlib_validate_all(checks: &[Check<'_>]) -> Vec<Value> {
+    let batch = checks
+        .iter()
+        .map(|(token, jwks, issuer, scopes)| {
+            json!({"token": token, "jwks": jwks, "issuer": issuer,
+                   "resource_server": AUDIENCE, "scopes": scopes})
+        })
+        .collect();
+    let verdicts = run("validate.py", &[], Some(&Value::Array(batch)));
+    let verdicts = verdicts.as_array().expect("an array of verdicts").clone();
+    assert_eq!(verdicts.len(), checks.len());
+    verdicts
+}
+
+/// Authlib's verdict on one token of `OUR_ISSUER`.
 fn authlib_validate(token: &str, jwks: &Value, scopes: Option<&[&str]>) -> Value {
-    run(
-        "validate.py",
-        &[],
-        Some(&json!({
-            "token": token,
-            "jwks": jwks,
-            "issuer": OUR_ISSUER,
-            "resource_server": AUDIENCE,
-            "scopes": scopes,
-        })),
-    )
+    authlib_validate_all(&[(token, jwks, OUR_ISSUER, scopes)]).remove(0)
 }
 
 fn our_validator(issuer: &str) -> Validator {
@@ -221,25 +230,18 @@ fn bad_authlib_tokens_are_refused_by_both() {
         validate_minted(&foreign, &validator),
         Err(ValidationError::WrongIssuer(_))
     ));
-    // Authlib's own validator agrees on each (it is configured for OUR_ISSUER, so the
-    // issuer case is checked with a token minted for that issuer name instead).
-    let expired = authlib_mint(&["--issuer", OUR_ISSUER, "--expires-in", "-120"]);
-    let verdict = authlib_validate(expired["token"].as_str().unwrap(), &expired["jwks"], None);
-    assert_authlib_refuses(&verdict, "ExpiredTokenError");
-    let elsewhere = authlib_mint(&[
-        "--issuer",
-        OUR_ISSUER,
-        "--audience",
-        "https://other.example",
+    // Authlib's own validator agrees on each.
+    let token = |m: &Value| m["token"].as_str().expect("token").to_owned();
+    let (expired_token, elsewhere_token, foreign_token) =
+        (token(&expired), token(&elsewhere), token(&foreign));
+    let verdicts = authlib_validate_all(&[
+        (&expired_token, &expired["jwks"], AUTHLIB_ISSUER, None),
+        (&elsewhere_token, &elsewhere["jwks"], AUTHLIB_ISSUER, None),
+        (&foreign_token, &foreign["jwks"], AUTHLIB_ISSUER, None),
     ]);
-    let verdict = authlib_validate(
-        elsewhere["token"].as_str().unwrap(),
-        &elsewhere["jwks"],
-        None,
-    );
-    assert_authlib_refuses(&verdict, "Invalid claim: 'aud'");
-    let verdict = authlib_validate(foreign["token"].as_str().unwrap(), &foreign["jwks"], None);
-    assert_authlib_refuses(&verdict, "Invalid claim: 'iss'");
+    assert_authlib_refuses(&verdicts[0], "ExpiredTokenError");
+    assert_authlib_refuses(&verdicts[1], "Invalid claim: 'aud'");
+    assert_authlib_refuses(&verdicts[2], "Invalid claim: 'iss'");
 }
 
 #[test]
@@ -255,7 +257,12 @@ fn our_tokens_are_accepted_by_authlib() {
                     .claim("tenant", json!("acme")),
             )
             .expect("mint");
-        let verdict = authlib_validate(&token, &issuer.jwks(), Some(&["items:read"]));
+        let jwks = issuer.jwks();
+        let verdicts = authlib_validate_all(&[
+            (&token, &jwks, OUR_ISSUER, Some(&["items:read"])),
+            (&token, &jwks, OUR_ISSUER, Some(&["items:delete"])),
+        ]);
+        let verdict = &verdicts[0];
         assert_eq!(verdict["valid"], true, "{alg}: {verdict}");
         assert_eq!(
             verdict["header"],
@@ -268,7 +275,7 @@ fn our_tokens_are_accepted_by_authlib() {
         assert_eq!(claims["roles"], json!(["editor"]), "{alg}");
         assert_eq!(claims["tenant"], "acme", "{alg}");
         // Authlib's scope check on the same token: a scope the token lacks is refused.
-        let verdict = authlib_validate(&token, &issuer.jwks(), Some(&["items:delete"]));
+        let verdict = &verdicts[1];
         assert_eq!(verdict["valid"], false, "{alg}: {verdict}");
         assert_eq!(verdict["error"], "insufficient_scope", "{alg}: {verdict}");
     }
@@ -342,10 +349,14 @@ fn bad_tokens_of_ours_are_refused_by_both() {
             "BadSignatureError",
         ),
     ];
-    for (name, token, ours_says, authlib_says) in cases {
+    let checks: Vec<Check<'_>> = cases
+        .iter()
+        .map(|(_, token, _, _)| (*token, &jwks, OUR_ISSUER, None))
+        .collect();
+    let verdicts = authlib_validate_all(&checks);
+    for ((name, token, ours_says, authlib_says), verdict) in cases.into_iter().zip(verdicts) {
         let ours = ours.validate::<jwt_access_token::ExtraClaims>(token, &keys);
         assert!(ours.as_ref().is_err_and(ours_says), "{name}: ours {ours:?}");
-        let verdict = authlib_validate(token, &jwks, None);
         assert_eq!(verdict["valid"], false, "{name}: {verdict}");
         assert!(
             verdict["cause"]
@@ -391,14 +402,22 @@ fn disagreement_clock_leeway() {
         .expect("mint");
     let lenient = our_validator(OUR_ISSUER);
     let strict = our_validator(OUR_ISSUER).leeway(Duration::ZERO);
-    for (name, token, cause) in [
+    let jwks = issuer.jwks();
+    let verdicts = authlib_validate_all(&[
+        (&just_expired, &jwks, OUR_ISSUER, None),
+        (&from_the_future, &jwks, OUR_ISSUER, None),
+    ]);
+    for ((name, token, cause), verdict) in [
         ("expired 30 s ago", &just_expired, "ExpiredTokenError"),
         (
             "issued in 30 s",
             &from_the_future,
             "The token was issued in the future",
         ),
-    ] {
+    ]
+    .into_iter()
+    .zip(verdicts)
+    {
         let ours = lenient.validate::<jwt_access_token::ExtraClaims>(token, &keys);
         assert!(ours.is_ok(), "{name}: {ours:?}");
         assert!(
@@ -407,7 +426,7 @@ fn disagreement_clock_leeway() {
                 .is_err(),
             "{name}"
         );
-        assert_authlib_refuses(&authlib_validate(token, &issuer.jwks(), None), cause);
+        assert_authlib_refuses(&verdict, cause);
     }
     // Authlib-minted, expired 30 s ago: the same split the other way round.
     let minted = authlib_mint(&["--expires-in", "-30"]);
@@ -426,19 +445,28 @@ fn disagreement_clock_leeway() {
 /// our PS256, ES384 and EdDSA tokens are valid here and refused there.
 #[test]
 fn disagreement_algorithms_beyond_rs256_and_es256() {
-    for alg in [Algorithm::PS256, Algorithm::ES384, Algorithm::EdDSA] {
-        let issuer = our_issuer(alg);
-        let token = issuer
-            .mint(&TokenRequest::new("alice", "shop", [AUDIENCE]))
-            .expect("mint");
-        let keys = KeySet::from_jwks(&issuer.jwks().to_string()).expect("keys");
+    let algs = [Algorithm::PS256, Algorithm::ES384, Algorithm::EdDSA];
+    let minted: Vec<(String, Value)> = algs
+        .iter()
+        .map(|&alg| {
+            let issuer = our_issuer(alg);
+            let token = issuer
+                .mint(&TokenRequest::new("alice", "shop", [AUDIENCE]))
+                .expect("mint");
+            (token, issuer.jwks())
+        })
+        .collect();
+    let checks: Vec<Check<'_>> = minted
+        .iter()
+        .map(|(token, jwks)| (token.as_str(), jwks, OUR_ISSUER, None))
+        .collect();
+    let verdicts = authlib_validate_all(&checks);
+    for ((alg, (token, jwks)), verdict) in algs.iter().zip(&minted).zip(verdicts) {
+        let keys = KeySet::from_jwks(&jwks.to_string()).expect("keys");
         let ours =
-            our_validator(OUR_ISSUER).validate::<jwt_access_token::ExtraClaims>(&token, &keys);
+            our_validator(OUR_ISSUER).validate::<jwt_access_token::ExtraClaims>(token, &keys);
         assert!(ours.is_ok(), "{alg}: {ours:?}");
-        assert_authlib_refuses(
-            &authlib_validate(&token, &issuer.jwks(), None),
-            "UnsupportedAlgorithmError",
-        );
+        assert_authlib_refuses(&verdict, "UnsupportedAlgorithmError");
     }
 }
 
