@@ -24,8 +24,16 @@ const AUTHLIB_ISSUER: &str = "https://authlib.example";
 /// The issuer of the tokens we mint.
 const OUR_ISSUER: &str = "https://as.example";
 
+/// The crate root: where `cargo test` runs us from (at run time, so a binary built from
+/// another checkout in a shared target directory still looks here), else where we were built.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/authlib")
+    manifest_dir().join("tests/interop/authlib")
 }
 
 fn python() -> PathBuf {

@@ -26,8 +26,16 @@ use std::time::Duration;
 const CLIENT_ID: &str = "interop-client";
 const CLIENT_SECRET: &str = "interop-secret";
 
+/// The crate root: where `cargo test` runs us from (at run time, so a binary built from
+/// another checkout in a shared target directory still looks here), else where we were built.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/oidc-provider")
+    manifest_dir().join("tests/interop/oidc-provider")
 }
 
 /// The provider process; killed when dropped.
