@@ -12,9 +12,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use jwt_access_token::{AccessTokenClaims, Algorithm, JwtAccessTokenIssuer, KeySet, SigningKey, TokenRequest, Validator};
+use criterion::{Criterion, criterion_group, criterion_main};
+use jwt_access_token::{
+    AccessTokenClaims, Algorithm, JwtAccessTokenIssuer, KeySet, SigningKey, TokenRequest, Validator,
+};
 use serde::Deserialize;
+use std::hint::black_box;
 use std::time::Duration;
 
 const ISS: &str = "https://as.example";
@@ -42,7 +45,14 @@ fn setup(alg: Algorithm) -> Result<Fixture, Box<dyn std::error::Error>> {
     let validator = Validator::new(ISS, [AUD])?;
     let floor_key = floor_key(alg, &jwk)?;
     let jwt_key = jsonwebtoken::DecodingKey::from_jwk(&serde_json::from_value(jwk)?)?;
-    let f = Fixture { alg, token, keys, validator, floor_key, jwt_key };
+    let f = Fixture {
+        alg,
+        token,
+        keys,
+        validator,
+        floor_key,
+        jwt_key,
+    };
     // Every contender must accept the token, or the comparison means nothing.
     let _: AccessTokenClaims = f.validator.validate(&f.token, &f.keys)?;
     if !floor(&f) {
@@ -52,26 +62,38 @@ fn setup(alg: Algorithm) -> Result<Fixture, Box<dyn std::error::Error>> {
     Ok(f)
 }
 
-fn floor_key(alg: Algorithm, jwk: &serde_json::Value) -> Result<aws_lc_rs::signature::ParsedPublicKey, Box<dyn std::error::Error>> {
+fn floor_key(
+    alg: Algorithm,
+    jwk: &serde_json::Value,
+) -> Result<aws_lc_rs::signature::ParsedPublicKey, Box<dyn std::error::Error>> {
     use aws_lc_rs::encoding::AsDer;
     use aws_lc_rs::signature as s;
     let b = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap_or_default());
     let (algorithm, bytes): (&'static dyn s::VerificationAlgorithm, Vec<u8>) = match alg {
         Algorithm::RS256 | Algorithm::PS256 => {
             let (n, e) = (b("n")?, b("e")?);
-            let der = aws_lc_rs::rsa::PublicKeyComponents { n: n.as_slice(), e: e.as_slice() }
-                .as_der()
-                .map_err(|_| "rsa der")?;
-            let algorithm: &'static dyn s::VerificationAlgorithm =
-                if alg == Algorithm::RS256 { &s::RSA_PKCS1_2048_8192_SHA256 } else { &s::RSA_PSS_2048_8192_SHA256 };
+            let der = aws_lc_rs::rsa::PublicKeyComponents {
+                n: n.as_slice(),
+                e: e.as_slice(),
+            }
+            .as_der()
+            .map_err(|_| "rsa der")?;
+            let algorithm: &'static dyn s::VerificationAlgorithm = if alg == Algorithm::RS256 {
+                &s::RSA_PKCS1_2048_8192_SHA256
+            } else {
+                &s::RSA_PSS_2048_8192_SHA256
+            };
             (algorithm, der.as_ref().to_vec())
         }
         Algorithm::ES256 | Algorithm::ES384 => {
             let mut point = vec![4u8];
             point.extend(b("x")?);
             point.extend(b("y")?);
-            let algorithm: &'static dyn s::VerificationAlgorithm =
-                if alg == Algorithm::ES256 { &s::ECDSA_P256_SHA256_FIXED } else { &s::ECDSA_P384_SHA384_FIXED };
+            let algorithm: &'static dyn s::VerificationAlgorithm = if alg == Algorithm::ES256 {
+                &s::ECDSA_P256_SHA256_FIXED
+            } else {
+                &s::ECDSA_P384_SHA384_FIXED
+            };
             (algorithm, point)
         }
         _ => (&s::ED25519, b("x")?),
@@ -94,19 +116,33 @@ struct FloorClaims<'a> {
 
 /// The floor: nothing but what any correct check must do.
 fn floor(f: &Fixture) -> bool {
-    let Some((input, signature)) = f.token.rsplit_once('.') else { return false };
-    let Some((header, payload)) = input.split_once('.') else { return false };
+    let Some((input, signature)) = f.token.rsplit_once('.') else {
+        return false;
+    };
+    let Some((header, payload)) = input.split_once('.') else {
+        return false;
+    };
     let mut sig = [0u8; 512];
-    let Ok(n) = URL_SAFE_NO_PAD.decode_slice(signature, &mut sig) else { return false };
+    let Ok(n) = URL_SAFE_NO_PAD.decode_slice(signature, &mut sig) else {
+        return false;
+    };
     if f.floor_key.verify_sig(input.as_bytes(), &sig[..n]).is_err() {
         return false;
     }
     let mut h = [0u8; 256];
-    let Ok(n) = URL_SAFE_NO_PAD.decode_slice(header, &mut h) else { return false };
-    let Ok(h) = serde_json::from_slice::<FloorHeader>(&h[..n]) else { return false };
+    let Ok(n) = URL_SAFE_NO_PAD.decode_slice(header, &mut h) else {
+        return false;
+    };
+    let Ok(h) = serde_json::from_slice::<FloorHeader>(&h[..n]) else {
+        return false;
+    };
     let mut p = [0u8; 1024];
-    let Ok(n) = URL_SAFE_NO_PAD.decode_slice(payload, &mut p) else { return false };
-    let Ok(c) = serde_json::from_slice::<FloorClaims>(&p[..n]) else { return false };
+    let Ok(n) = URL_SAFE_NO_PAD.decode_slice(payload, &mut p) else {
+        return false;
+    };
+    let Ok(c) = serde_json::from_slice::<FloorClaims>(&p[..n]) else {
+        return false;
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -144,7 +180,13 @@ fn jwt_decode(f: &Fixture) -> Result<JwtClaims, jsonwebtoken::errors::Error> {
 fn bench(c: &mut Criterion) {
     // Both jsonwebtoken backends are compiled into the benches: name the one `decode` uses.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    for alg in [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::ES384, Algorithm::EdDSA] {
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ] {
         let f = match setup(alg) {
             Ok(f) => f,
             Err(e) => {
@@ -153,12 +195,23 @@ fn bench(c: &mut Criterion) {
             }
         };
         let mut group = c.benchmark_group(alg.as_str());
-        group.sample_size(40).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+        group
+            .sample_size(40)
+            .measurement_time(Duration::from_secs(3))
+            .warm_up_time(Duration::from_secs(1));
         group.bench_function("floor", |b| b.iter(|| black_box(floor(black_box(&f)))));
         group.bench_function("validator", |b| {
-            b.iter(|| black_box(f.validator.validate::<jwt_access_token::ExtraClaims>(black_box(&f.token), &f.keys).is_ok()))
+            b.iter(|| {
+                black_box(
+                    f.validator
+                        .validate::<jwt_access_token::ExtraClaims>(black_box(&f.token), &f.keys)
+                        .is_ok(),
+                )
+            })
         });
-        group.bench_function("jsonwebtoken_decode", |b| b.iter(|| black_box(jwt_decode(black_box(&f)).is_ok())));
+        group.bench_function("jsonwebtoken_decode", |b| {
+            b.iter(|| black_box(jwt_decode(black_box(&f)).is_ok()))
+        });
         group.finish();
     }
 }
