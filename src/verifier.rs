@@ -148,6 +148,24 @@ impl<X: DeserializeOwned> AccessTokenVerifier<X> {
         }
     }
 
+    /// The same verifier with every issuer accepting sender-constrained (`cnf`) tokens: for
+    /// the authorization server's own introspection, never for a resource server.
+    pub(crate) fn accepting_sender_constrained(self) -> Self {
+        let issuers: Vec<TrustedIssuer> = self
+            .issuers
+            .iter()
+            .map(|t| TrustedIssuer {
+                validator: t.validator.clone().accept_sender_constrained_as_bearer(),
+                keys: t.keys.clone(),
+            })
+            .collect();
+        AccessTokenVerifier {
+            issuers: Arc::from(issuers),
+            max_token_bytes: self.max_token_bytes,
+            claims: PhantomData,
+        }
+    }
+
     /// The validators of the trusted issuers, in the order they were added.
     pub fn validators(&self) -> impl Iterator<Item = &Validator> {
         self.issuers.iter().map(|t| &t.validator)

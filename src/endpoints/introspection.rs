@@ -78,7 +78,9 @@ impl<X: DeserializeOwned + Send + Sync + 'static> IntrospectionEndpoint<X> {
     pub fn new(verifier: AccessTokenVerifier<X>, authenticator: impl ClientAuthenticator) -> Self {
         IntrospectionEndpoint {
             front: Front::new(authenticator),
-            verifier,
+            // Introspection reports `cnf` to the resource server, which checks the proof of
+            // possession: a sender-constrained token is active here (RFC 9449 §6.2).
+            verifier: verifier.accepting_sender_constrained(),
             fallback: None,
             authorize: None,
             username: None,
