@@ -22,6 +22,7 @@ use jwt_access_token::{
     KeySet, SigningKey, TokenRequest, Validator,
 };
 use std::convert::Infallible;
+use std::sync::Arc;
 use tower::ServiceBuilder;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -30,7 +31,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let subject = request
         .extensions()
-        .get::<AccessTokenClaims>()
+        .get::<Arc<AccessTokenClaims>>()
         .and_then(|c| c.sub.clone())
         .unwrap_or_default();
     let (status, body) = match request.uri().path() {

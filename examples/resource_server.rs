@@ -101,7 +101,7 @@ fn app(verifier: AccessTokenVerifier) -> Router {
 }
 
 async fn me(Claims(claims): Claims) -> Json<Value> {
-    Json(serde_json::to_value(&claims).unwrap_or_default())
+    Json(serde_json::to_value(&*claims).unwrap_or_default())
 }
 
 /// An authorization server on loopback that publishes RFC 8414 metadata and its JWKS, built

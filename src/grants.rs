@@ -2,32 +2,86 @@
 //! either the token's [`Grants`] or the mark of an [`Anonymous`] request.
 
 use crate::token::claims::{AccessTokenClaims, Scope};
+use std::fmt;
 use std::sync::Arc;
 
-/// The authorization-relevant claims of a verified token, independent of the claims type
-/// `X`, so that requirement layers work whatever `X` the application chose.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The authorization-relevant claims of a verified token, whatever the claims type `X` the
+/// application chose: a view of the same shared claims the layer inserts (no copy).
+#[derive(Clone)]
 pub struct Grants {
-    /// `scope`.
-    pub scope: Scope,
-    /// `roles`.
-    pub roles: Vec<String>,
-    /// `groups`.
-    pub groups: Vec<String>,
-    /// `entitlements`.
-    pub entitlements: Vec<String>,
+    claims: Arc<dyn GrantedAccess>,
     pub(crate) realm: Option<Arc<str>>,
 }
 
+/// The four claims requirements look at, for any claims type.
+trait GrantedAccess: Send + Sync {
+    fn scope(&self) -> &Scope;
+    fn roles(&self) -> &[String];
+    fn groups(&self) -> &[String];
+    fn entitlements(&self) -> &[String];
+}
+
+impl<X: Send + Sync> GrantedAccess for AccessTokenClaims<X> {
+    fn scope(&self) -> &Scope {
+        &self.scope
+    }
+    fn roles(&self) -> &[String] {
+        &self.roles
+    }
+    fn groups(&self) -> &[String] {
+        &self.groups
+    }
+    fn entitlements(&self) -> &[String] {
+        &self.entitlements
+    }
+}
+
 impl Grants {
-    pub(crate) fn of<X>(claims: &AccessTokenClaims<X>, realm: Option<Arc<str>>) -> Self {
+    /// The grants of verified claims (the layer builds them; this is for tests of your own
+    /// services).
+    pub fn of<X: Send + Sync + 'static>(claims: Arc<AccessTokenClaims<X>>) -> Self {
         Grants {
-            scope: claims.scope.clone(),
-            roles: claims.roles.clone(),
-            groups: claims.groups.clone(),
-            entitlements: claims.entitlements.clone(),
-            realm,
+            claims,
+            realm: None,
         }
+    }
+
+    pub(crate) fn with_realm<X: Send + Sync + 'static>(
+        claims: Arc<AccessTokenClaims<X>>,
+        realm: Option<Arc<str>>,
+    ) -> Self {
+        Grants { claims, realm }
+    }
+
+    /// `scope`.
+    pub fn scope(&self) -> &Scope {
+        self.claims.scope()
+    }
+
+    /// `roles`.
+    pub fn roles(&self) -> &[String] {
+        self.claims.roles()
+    }
+
+    /// `groups`.
+    pub fn groups(&self) -> &[String] {
+        self.claims.groups()
+    }
+
+    /// `entitlements`.
+    pub fn entitlements(&self) -> &[String] {
+        self.claims.entitlements()
+    }
+}
+
+impl fmt::Debug for Grants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grants")
+            .field("scope", self.scope())
+            .field("roles", &self.roles())
+            .field("groups", &self.groups())
+            .field("entitlements", &self.entitlements())
+            .finish()
     }
 }
 

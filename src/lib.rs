@@ -10,6 +10,7 @@ pub mod keys;
 pub mod layer;
 pub mod require;
 pub mod validate;
+pub mod verdicts;
 
 mod algorithm;
 mod grants;
@@ -26,6 +27,7 @@ pub use layer::{JwtAccessTokenLayer, JwtAccessTokenService};
 pub use require::{Requirement, require};
 pub use token::claims::{AccessTokenClaims, Audience, ExtraClaims, NumericDate, Scope};
 pub use validate::{HmacSecret, RelaxableClaim, Validator};
+pub use verdicts::VerdictCacheConfig;
 pub use verifier::AccessTokenVerifier;
 
 #[cfg(feature = "axum")]

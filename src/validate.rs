@@ -262,6 +262,45 @@ impl Validator {
         }
     }
 
+    /// `exp`, `nbf` and `iat` against `now`, with the leeway. Also run on every verdict
+    /// cache hit, since the clock moves between hits.
+    pub(crate) fn check_times<X>(
+        &self,
+        claims: &AccessTokenClaims<X>,
+        now: NumericDate,
+    ) -> Result<(), ValidationError> {
+        let now = now.as_secs();
+        let exp = claims.exp.as_secs();
+        if exp.saturating_add(self.leeway) <= now {
+            return Err(ValidationError::Expired { exp, now });
+        }
+        if let Some(nbf) = claims.nbf.map(NumericDate::as_secs)
+            && nbf > now.saturating_add(self.leeway)
+        {
+            return Err(ValidationError::NotYetValid { nbf, now });
+        }
+        if let Some(iat) = claims.iat.map(NumericDate::as_secs)
+            && iat > now.saturating_add(self.leeway)
+        {
+            return Err(ValidationError::IssuedInFuture { iat, now });
+        }
+        Ok(())
+    }
+
+    /// How long `claims` stay valid after `now`, leeway included.
+    pub(crate) fn remaining_life<X>(
+        &self,
+        claims: &AccessTokenClaims<X>,
+        now: NumericDate,
+    ) -> std::time::Duration {
+        let left = claims
+            .exp
+            .as_secs()
+            .saturating_add(self.leeway)
+            .saturating_sub(now.as_secs());
+        std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0))
+    }
+
     /// Steps 1–3: size, segments, header.
     pub(crate) fn parse<'a>(&self, token: &'a str) -> Result<Parsed<'a>, ValidationError> {
         let jws = CompactJws::split(token, self.max_token_bytes)?;
@@ -322,21 +361,7 @@ impl Validator {
         if !self.audiences.iter().any(|a| claims.aud.contains(a)) {
             return Err(ValidationError::WrongAudience(claims.aud.to_vec()));
         }
-        let now = now.as_secs();
-        let exp = claims.exp.as_secs();
-        if exp.saturating_add(self.leeway) <= now {
-            return Err(ValidationError::Expired { exp, now });
-        }
-        if let Some(nbf) = claims.nbf.map(NumericDate::as_secs)
-            && nbf > now.saturating_add(self.leeway)
-        {
-            return Err(ValidationError::NotYetValid { nbf, now });
-        }
-        if let Some(iat) = claims.iat.map(NumericDate::as_secs)
-            && iat > now.saturating_add(self.leeway)
-        {
-            return Err(ValidationError::IssuedInFuture { iat, now });
-        }
+        self.check_times(&claims, now)?;
         let required = [
             (RelaxableClaim::Sub, "sub", claims.sub.is_some()),
             (

@@ -7,6 +7,7 @@ use crate::token::CompactJws;
 use crate::token::claims::{AccessTokenClaims, ExtraClaims, NumericDate, peek_issuer};
 use crate::token::decode_segment;
 use crate::validate::Validator;
+use crate::verdicts::{VerdictCache, VerdictCacheConfig};
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub struct AccessTokenVerifier<X = ExtraClaims> {
     issuers: Arc<[TrustedIssuer]>,
     /// The largest size cap among the issuers: applied before `iss` is read.
     max_token_bytes: usize,
+    verdicts: Option<VerdictCache<X>>,
     claims: PhantomData<fn() -> X>,
 }
 
@@ -54,6 +56,7 @@ impl<X> Clone for AccessTokenVerifier<X> {
         AccessTokenVerifier {
             issuers: self.issuers.clone(),
             max_token_bytes: self.max_token_bytes,
+            verdicts: self.verdicts.clone(),
             claims: PhantomData,
         }
     }
@@ -85,12 +88,44 @@ impl AccessTokenVerifier {
         Ok(AccessTokenVerifier {
             max_token_bytes: issuer.validator.max_bytes(),
             issuers: Arc::from(vec![issuer]),
+            verdicts: Some(VerdictCache::new(VerdictCacheConfig::default())),
             claims: PhantomData,
         })
     }
 }
 
-impl<X: DeserializeOwned> AccessTokenVerifier<X> {
+impl<X: DeserializeOwned + Send + Sync + 'static> AccessTokenVerifier<X> {
+    /// The same verifier without the verdict cache: every request verifies its signature.
+    pub fn without_verdict_cache(mut self) -> Self {
+        self.verdicts = None;
+        self
+    }
+
+    /// The same verifier with a verdict cache of these bounds (see the
+    /// [`verdicts`](crate::verdicts) module for its rules); on by default with 32 MiB and 5
+    /// minutes.
+    pub fn verdict_cache(mut self, config: VerdictCacheConfig) -> Self {
+        self.verdicts = Some(VerdictCache::new(config));
+        self
+    }
+
+    fn rebuilt(&self, issuers: Vec<TrustedIssuer>) -> Self {
+        AccessTokenVerifier {
+            max_token_bytes: issuers
+                .iter()
+                .map(|t| t.validator.max_bytes())
+                .max()
+                .unwrap_or(0),
+            issuers: Arc::from(issuers),
+            // A new set of issuers starts with an empty cache of the same bounds.
+            verdicts: self
+                .verdicts
+                .as_ref()
+                .map(|c| VerdictCache::new(c.config())),
+            claims: PhantomData,
+        }
+    }
+
     /// Trusts another issuer, with its own validator and key source. The same issuer twice
     /// is a configuration error.
     pub fn with_issuer(
@@ -115,15 +150,7 @@ impl<X: DeserializeOwned> AccessTokenVerifier<X> {
             keys: t.keys.clone(),
         }));
         issuers.push(issuer);
-        Ok(AccessTokenVerifier {
-            max_token_bytes: issuers
-                .iter()
-                .map(|t| t.validator.max_bytes())
-                .max()
-                .unwrap_or(0),
-            issuers: Arc::from(issuers),
-            claims: PhantomData,
-        })
+        Ok(self.rebuilt(issuers))
     }
 
     /// The same verifier, reading the claims outside RFC 9068 into `Y` (a token whose claims
@@ -140,8 +167,14 @@ impl<X: DeserializeOwned> AccessTokenVerifier<X> {
     ///     .with_extra_claims::<Tenant>();
     /// # Ok(()) }
     /// ```
-    pub fn with_extra_claims<Y: DeserializeOwned>(self) -> AccessTokenVerifier<Y> {
+    pub fn with_extra_claims<Y: DeserializeOwned + Send + Sync + 'static>(
+        self,
+    ) -> AccessTokenVerifier<Y> {
         AccessTokenVerifier {
+            verdicts: self
+                .verdicts
+                .as_ref()
+                .map(|c| VerdictCache::new(c.config())),
             issuers: self.issuers,
             max_token_bytes: self.max_token_bytes,
             claims: PhantomData,
@@ -159,11 +192,7 @@ impl<X: DeserializeOwned> AccessTokenVerifier<X> {
                 keys: t.keys.clone(),
             })
             .collect();
-        AccessTokenVerifier {
-            issuers: Arc::from(issuers),
-            max_token_bytes: self.max_token_bytes,
-            claims: PhantomData,
-        }
+        self.rebuilt(issuers)
     }
 
     /// The validators of the trusted issuers, in the order they were added.
@@ -179,26 +208,73 @@ impl<X: DeserializeOwned> AccessTokenVerifier<X> {
         Ok(())
     }
 
-    /// The trusted issuer this token claims to come from; with one issuer, that one (its
-    /// validator checks `iss` after the signature).
-    fn issuer_for(&self, token: &str) -> Result<&TrustedIssuer, ValidationError> {
+    /// The trusted issuer this token claims to come from, with its index; with one issuer,
+    /// that one (its validator checks `iss` after the signature).
+    fn issuer_for(&self, token: &str) -> Result<(usize, &TrustedIssuer), ValidationError> {
         if let [only] = &*self.issuers {
-            return Ok(only);
+            return Ok((0, only));
         }
         let jws = CompactJws::split(token, self.max_token_bytes)?;
         let payload = decode_segment(jws.payload, "payload is not base64url")?;
         let iss = peek_issuer(&payload)?;
         self.issuers
             .iter()
-            .find(|t| t.validator.issuer() == iss)
+            .enumerate()
+            .find(|(_, t)| t.validator.issuer() == iss)
             .ok_or(ValidationError::WrongIssuer(iss))
+    }
+
+    /// A cached verdict for exactly these token bytes, if one is still good: same key-set
+    /// generation, and `exp`/`nbf` still hold.
+    fn cached_verdict(
+        &self,
+        token: &str,
+        now: NumericDate,
+    ) -> Option<Result<Arc<AccessTokenClaims<X>>, AuthError>> {
+        let cache = self.verdicts.as_ref()?;
+        let verdict = cache.get(token)?;
+        let issuer = self.issuers.get(verdict.issuer)?;
+        if issuer.keys.generation() != verdict.generation || !issuer.keys.still_serving() {
+            cache.remove(token);
+            return None;
+        }
+        match issuer.validator.check_times(&verdict.claims, now) {
+            Ok(()) => Some(Ok(verdict.claims)),
+            Err(e) => {
+                cache.remove(token);
+                Some(Err(e.into()))
+            }
+        }
+    }
+
+    fn remember(
+        &self,
+        token: &str,
+        claims: AccessTokenClaims<X>,
+        index: usize,
+        generation: u64,
+        now: NumericDate,
+    ) -> Arc<AccessTokenClaims<X>> {
+        let claims = Arc::new(claims);
+        if let (Some(cache), Some(issuer)) = (&self.verdicts, self.issuers.get(index)) {
+            let life = issuer.validator.remaining_life(&claims, now);
+            cache.insert(token, claims.clone(), index, generation, life);
+        }
+        claims
     }
 
     /// Verifies `token` without waiting, if the keys needed are at hand; `None` if the key
     /// set must be fetched first (then call [`AccessTokenVerifier::verify`]).
-    pub fn verify_cached(&self, token: &str) -> Option<Result<AccessTokenClaims<X>, AuthError>> {
-        let issuer = match self.issuer_for(token) {
-            Ok(issuer) => issuer,
+    pub fn verify_cached(
+        &self,
+        token: &str,
+    ) -> Option<Result<Arc<AccessTokenClaims<X>>, AuthError>> {
+        let now = NumericDate::now();
+        if let Some(answer) = self.cached_verdict(token, now) {
+            return Some(answer);
+        }
+        let (index, issuer) = match self.issuer_for(token) {
+            Ok(found) => found,
             Err(e) => return Some(Err(e.into())),
         };
         let validator = &issuer.validator;
@@ -206,37 +282,46 @@ impl<X: DeserializeOwned> AccessTokenVerifier<X> {
             Ok(p) => p,
             Err(e) => return Some(Err(e.into())),
         };
-        let now = NumericDate::now();
-        if let Some(secret) = validator.hmac_secret(&parsed) {
-            return Some(
+        // The generation is the one of the set the key came from: a verdict is never
+        // credited to a set that did not verify it.
+        let (verified, generation) = if let Some(secret) = validator.hmac_secret(&parsed) {
+            (
                 validator
                     .verify_hmac(&parsed, secret, now)
-                    .map_err(Into::into),
-            );
-        }
-        match issuer
-            .keys
-            .lookup_cached(parsed.header.kid.as_deref(), parsed.header.alg)
-        {
-            Lookup::Ready(Ok(key)) => {
-                Some(validator.verify(&parsed, &key, now).map_err(Into::into))
+                    .map_err(AuthError::from),
+                issuer.keys.generation(),
+            )
+        } else {
+            match issuer
+                .keys
+                .lookup_cached(parsed.header.kid.as_deref(), parsed.header.alg)
+            {
+                Lookup::Ready(Ok((key, generation))) => (
+                    validator
+                        .verify(&parsed, &key, now)
+                        .map_err(AuthError::from),
+                    generation,
+                ),
+                Lookup::Ready(Err(e)) => return Some(Err(e)),
+                Lookup::NeedsFetch => return None,
             }
-            Lookup::Ready(Err(e)) => Some(Err(e)),
-            Lookup::NeedsFetch => None,
-        }
+        };
+        Some(verified.map(|claims| self.remember(token, claims, index, generation, now)))
     }
 
     /// Verifies `token`, fetching the issuer's keys if needed.
-    pub async fn verify(&self, token: &str) -> Result<AccessTokenClaims<X>, AuthError> {
+    pub async fn verify(&self, token: &str) -> Result<Arc<AccessTokenClaims<X>>, AuthError> {
         if let Some(result) = self.verify_cached(token) {
             return result;
         }
-        let issuer = self.issuer_for(token)?;
+        let (index, issuer) = self.issuer_for(token)?;
         let parsed = issuer.validator.parse(token)?;
-        let key = issuer
+        let (key, generation) = issuer
             .keys
             .lookup(parsed.header.kid.as_deref(), parsed.header.alg)
             .await?;
-        Ok(issuer.validator.verify(&parsed, &key, NumericDate::now())?)
+        let now = NumericDate::now();
+        let claims = issuer.validator.verify(&parsed, &key, now)?;
+        Ok(self.remember(token, claims, index, generation, now))
     }
 }

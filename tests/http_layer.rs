@@ -354,11 +354,11 @@ async fn a_custom_claims_type_reaches_the_handler_and_requirements_still_apply()
         Router::new()
             .route(
                 "/tenant",
-                get(|Claims(c): Claims<Tenant>| async move { c.extra.tenant }),
+                get(|Claims(c): Claims<Tenant>| async move { c.extra.tenant.clone() }),
             )
             .route(
                 "/items",
-                get(|Claims(c): Claims<Tenant>| async move { c.extra.tenant })
+                get(|Claims(c): Claims<Tenant>| async move { c.extra.tenant.clone() })
                     .route_layer(require(scope("items:read"))),
             )
             .layer(JwtAccessTokenLayer::new(verifier)),

@@ -6,7 +6,7 @@
 //! use jwt_access_token::Claims;
 //!
 //! async fn me(Claims(claims): Claims) -> String {
-//!     format!("hello {}", claims.sub.unwrap_or_default())
+//!     format!("hello {}", claims.sub.as_deref().unwrap_or_default())
 //! }
 //!
 //! async fn maybe(claims: Option<Claims>) -> &'static str {
@@ -22,6 +22,7 @@ use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use std::convert::Infallible;
+use std::sync::Arc;
 
 /// The verified claims of the request's access token.
 ///
@@ -29,7 +30,7 @@ use std::convert::Infallible;
 /// for the route (a misconfiguration, never a reason to let a request through). Use
 /// `Option<Claims<X>>` on routes behind a layer that allows anonymous requests.
 #[derive(Debug, Clone)]
-pub struct Claims<X = ExtraClaims>(pub AccessTokenClaims<X>);
+pub struct Claims<X = ExtraClaims>(pub Arc<AccessTokenClaims<X>>);
 
 impl<X> std::ops::Deref for Claims<X> {
     type Target = AccessTokenClaims<X>;
@@ -42,12 +43,12 @@ impl<X> std::ops::Deref for Claims<X> {
 impl<S, X> FromRequestParts<S> for Claims<X>
 where
     S: Send + Sync,
-    X: Clone + Send + Sync + 'static,
+    X: Send + Sync + 'static,
 {
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<AccessTokenClaims<X>>() {
+        match parts.extensions.get::<Arc<AccessTokenClaims<X>>>() {
             Some(claims) => Ok(Claims(claims.clone())),
             None => {
                 let error = AuthError::NotAuthenticated;
@@ -61,7 +62,7 @@ where
 impl<S, X> OptionalFromRequestParts<S> for Claims<X>
 where
     S: Send + Sync,
-    X: Clone + Send + Sync + 'static,
+    X: Send + Sync + 'static,
 {
     type Rejection = Infallible;
 
@@ -71,7 +72,7 @@ where
     ) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts
             .extensions
-            .get::<AccessTokenClaims<X>>()
+            .get::<Arc<AccessTokenClaims<X>>>()
             .cloned()
             .map(Claims))
     }

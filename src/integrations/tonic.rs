@@ -22,6 +22,7 @@
 
 use crate::error::AuthError;
 use crate::token::claims::{AccessTokenClaims, ExtraClaims};
+use std::sync::Arc;
 
 /// The verified claims of the request's access token, as inserted by
 /// [`JwtAccessTokenLayer`](crate::JwtAccessTokenLayer). Without them (the layer is not in
@@ -39,7 +40,8 @@ pub fn claims_as<T, X: Send + Sync + 'static>(
 ) -> Result<&AccessTokenClaims<X>, tonic::Status> {
     request
         .extensions()
-        .get::<AccessTokenClaims<X>>()
+        .get::<Arc<AccessTokenClaims<X>>>()
+        .map(|c| &**c)
         .ok_or_else(|| {
             let error = AuthError::NotAuthenticated;
             error.log();
@@ -49,7 +51,10 @@ pub fn claims_as<T, X: Send + Sync + 'static>(
 
 /// The verified claims, or `None` for a request let through anonymously.
 pub fn claims_if_present<T>(request: &tonic::Request<T>) -> Option<&AccessTokenClaims> {
-    request.extensions().get::<AccessTokenClaims>()
+    request
+        .extensions()
+        .get::<Arc<AccessTokenClaims>>()
+        .map(|c| &**c)
 }
 
 impl From<AuthError> for tonic::Status {

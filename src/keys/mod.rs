@@ -42,7 +42,8 @@ impl From<RemoteKeySet> for KeySource {
 
 /// The answer of a lookup that may not wait.
 pub(crate) enum Lookup {
-    Ready(Result<Arc<VerifyingKey>, AuthError>),
+    /// The key, and the generation of the set it came from.
+    Ready(Result<(Arc<VerifyingKey>, u64), AuthError>),
     NeedsFetch,
 }
 
@@ -51,9 +52,11 @@ impl KeySource {
     /// such key and may fetch now.
     pub(crate) fn lookup_cached(&self, kid: Option<&str>, alg: Algorithm) -> Lookup {
         match self {
-            KeySource::Static(set) => {
-                Lookup::Ready(set.select(kid, alg).cloned().map_err(Into::into))
-            }
+            KeySource::Static(set) => Lookup::Ready(
+                set.select(kid, alg)
+                    .map(|k| (k.clone(), 0))
+                    .map_err(Into::into),
+            ),
             KeySource::Remote(remote) => match remote.cached(kid, alg) {
                 CacheLookup::Ready(result) => Lookup::Ready(result),
                 CacheLookup::NeedsFetch => Lookup::NeedsFetch,
@@ -66,13 +69,32 @@ impl KeySource {
         &self,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<Arc<VerifyingKey>, AuthError> {
+    ) -> Result<(Arc<VerifyingKey>, u64), AuthError> {
         match self.lookup_cached(kid, alg) {
             Lookup::Ready(result) => result,
             Lookup::NeedsFetch => match self {
                 KeySource::Remote(remote) => remote.fetch_for(kid, alg).await,
-                KeySource::Static(set) => Ok(set.select(kid, alg)?.clone()),
+                KeySource::Static(set) => Ok((set.select(kid, alg)?.clone(), 0)),
             },
+        }
+    }
+
+    /// Changes whenever the key set is replaced by a different one: a verdict cached under
+    /// another generation is verified again.
+    pub(crate) fn generation(&self) -> u64 {
+        match self {
+            KeySource::Static(_) => 0,
+            KeySource::Remote(remote) => remote.generation(),
+        }
+    }
+
+    /// For a request answered without a key lookup: whether the keys may still serve
+    /// (a remote set past its maximum stale age may not), letting a remote set start its
+    /// routine refresh.
+    pub(crate) fn still_serving(&self) -> bool {
+        match self {
+            KeySource::Static(_) => true,
+            KeySource::Remote(remote) => remote.still_serving(),
         }
     }
 

@@ -106,6 +106,8 @@ struct Inner {
     refreshing: AtomicBool,
     /// A fetch is under way: requests that need keys wait for it rather than fail.
     fetching: AtomicBool,
+    /// Counts the sets stored with new content (not the 304 renewals).
+    generation: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -115,6 +117,8 @@ struct Cached {
     lifetime: Duration,
     etag: Option<String>,
     url: Url,
+    /// Which set this is: new content gets a new generation, a 304 renewal keeps it.
+    generation: u64,
 }
 
 #[derive(Debug, Default)]
@@ -124,7 +128,7 @@ struct FetchState {
 
 /// What the cache can say without waiting.
 pub(crate) enum CacheLookup {
-    Ready(Result<Arc<VerifyingKey>, AuthError>),
+    Ready(Result<(Arc<VerifyingKey>, u64), AuthError>),
     NeedsFetch,
 }
 
@@ -180,6 +184,7 @@ impl RemoteKeySet {
                 origin: Instant::now(),
                 refreshing: AtomicBool::new(false),
                 fetching: AtomicBool::new(false),
+                generation: AtomicU64::new(0),
             }),
         }
     }
@@ -241,6 +246,15 @@ impl RemoteKeySet {
         self.configure(|s| s.max_stale = max_stale)
     }
 
+    /// The generation of the set serving now (0 before the first fetch).
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner
+            .current
+            .load()
+            .as_ref()
+            .map_or(0, |c| c.generation)
+    }
+
     /// Names the issuer in this set's log events (when it was built from a `jwks_uri`).
     pub(crate) fn labelled(self, issuer: &str) -> Self {
         if self.inner.settings.issuer.is_some() {
@@ -284,7 +298,7 @@ impl RemoteKeySet {
                 if age >= cached.lifetime - cached.lifetime / 10 && inner.may_fetch() {
                     self.refresh_in_background();
                 }
-                CacheLookup::Ready(Ok(key.clone()))
+                CacheLookup::Ready(Ok((key.clone(), cached.generation)))
             }
             Err(e) if is_missing_key(&e) => {
                 if inner.may_fetch() || inner.fetching.load(Ordering::Acquire) {
@@ -306,7 +320,7 @@ impl RemoteKeySet {
         &self,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<Arc<VerifyingKey>, AuthError> {
+    ) -> Result<(Arc<VerifyingKey>, u64), AuthError> {
         let before = self.inner.current.load_full();
         let inner = self.inner.clone();
         let fetch = async move { inner.fetch_unless_changed(before).await };
@@ -320,13 +334,28 @@ impl RemoteKeySet {
             return Err(inner.unavailable());
         };
         match cached.keys.select(kid, alg) {
-            Ok(key) => Ok(key.clone()),
+            Ok(key) => Ok((key.clone(), cached.generation)),
             // The key may be new and the issuer down: that is an outage, not a bad token.
             Err(e) if is_missing_key(&e) && inner.failures.load(Ordering::Acquire) > 0 => {
                 Err(inner.unavailable())
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// For requests answered without a key lookup (verdict cache hits): whether the set
+    /// that verified them may still serve (not past `max_stale`), starting the routine
+    /// background refresh if it is due, so that repeated tokens keep the set fresh.
+    pub(crate) fn still_serving(&self) -> bool {
+        let Some(cached) = self.inner.usable_set() else {
+            return false;
+        };
+        if cached.fetched_at.elapsed() >= cached.lifetime - cached.lifetime / 10
+            && self.inner.may_fetch()
+        {
+            self.refresh_in_background();
+        }
+        true
     }
 
     fn refresh_in_background(&self) {
@@ -434,6 +463,14 @@ impl Inner {
                     elapsed = ?started.elapsed(),
                     "JWKS fetched"
                 );
+                let mut cached = cached;
+                cached.generation = match previous.as_ref().filter(|p| same_keys(p, &cached)) {
+                    Some(previous) => previous.generation,
+                    None => self
+                        .generation
+                        .fetch_add(1, Ordering::AcqRel)
+                        .saturating_add(1),
+                };
                 self.current.store(Some(Arc::new(cached)));
                 self.failures.store(0, Ordering::Release);
                 self.last_error.store(None);
@@ -523,6 +560,7 @@ impl Inner {
             lifetime,
             etag: fetched.etag,
             url,
+            generation: 0,
         })
     }
 }

@@ -6,8 +6,11 @@ use tower_layer::Layer;
 
 /// Authenticates requests with RFC 9068 access tokens; see the [module docs](crate::layer).
 ///
-/// On success the verified [`AccessTokenClaims<X>`](crate::AccessTokenClaims) and the
-/// [`Grants`](crate::Grants) are inserted into the request extensions.
+/// On success the verified claims, as `Arc<`[`AccessTokenClaims<X>`](crate::AccessTokenClaims)`>`
+/// (shared with the verdict cache, never copied), and their [`Grants`](crate::Grants) are
+/// inserted into the request extensions. With axum, take them with the
+/// [`Claims`](crate::Claims) extractor; with tonic, with
+/// [`integrations::tonic::claims`](crate::integrations).
 #[derive(Debug)]
 pub struct JwtAccessTokenLayer<X = ExtraClaims> {
     pub(crate) shared: Arc<Shared<X>>,

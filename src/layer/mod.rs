@@ -5,6 +5,7 @@
 //! use jwt_access_token::{Algorithm, JwtAccessTokenIssuer, SigningKey, TokenRequest, AccessTokenClaims};
 //! use http::{Request, Response, StatusCode, header};
 //! use std::convert::Infallible;
+//! use std::sync::Arc;
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -16,8 +17,9 @@
 //! let service = ServiceBuilder::new()
 //!     .layer(JwtAccessTokenLayer::new(verifier).realm("api"))
 //!     .service(service_fn(|req: Request<String>| async move {
-//!         let claims = req.extensions().get::<AccessTokenClaims>().cloned();
-//!         Ok::<_, Infallible>(Response::new(claims.and_then(|c| c.sub).unwrap_or_default()))
+//!         // The verified claims are shared: `Arc<AccessTokenClaims<X>>`.
+//!         let claims = req.extensions().get::<Arc<AccessTokenClaims>>();
+//!         Ok::<_, Infallible>(Response::new(claims.and_then(|c| c.sub.clone()).unwrap_or_default()))
 //!     }));
 //!
 //! let token = issuer.mint(&TokenRequest::new("alice", "app", ["https://api.example"]))?;

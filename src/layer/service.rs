@@ -100,12 +100,13 @@ impl<S, X> JwtAccessTokenService<S, X> {
     }
 }
 
-fn insert_claims<B, X: Clone + Send + Sync + 'static>(
+/// Inserts the verified claims (shared, not copied) and their grants.
+fn insert_claims<B, X: Send + Sync + 'static>(
     request: &mut Request<B>,
-    claims: AccessTokenClaims<X>,
+    claims: Arc<AccessTokenClaims<X>>,
     realm: &Option<Arc<str>>,
 ) {
-    let grants = Grants::of(&claims, realm.clone());
+    let grants = Grants::with_realm(claims.clone(), realm.clone());
     request.extensions_mut().insert(grants);
     request.extensions_mut().insert(claims);
 }

@@ -103,10 +103,10 @@ impl Requirement {
     /// Whether `grants` satisfy this requirement.
     pub fn is_satisfied_by(&self, grants: &Grants) -> bool {
         match self {
-            Requirement::Scope(s) => grants.scope.contains(s),
-            Requirement::Role(r) => grants.roles.iter().any(|x| x == r),
-            Requirement::Group(g) => grants.groups.iter().any(|x| x == g),
-            Requirement::Entitlement(e) => grants.entitlements.iter().any(|x| x == e),
+            Requirement::Scope(s) => grants.scope().contains(s),
+            Requirement::Role(r) => grants.roles().iter().any(|x| x == r),
+            Requirement::Group(g) => grants.groups().iter().any(|x| x == g),
+            Requirement::Entitlement(e) => grants.entitlements().iter().any(|x| x == e),
             Requirement::AllOf(list) => list.iter().all(|r| r.is_satisfied_by(grants)),
             Requirement::AnyOf(list) => list.iter().any(|r| r.is_satisfied_by(grants)),
         }
@@ -175,17 +175,17 @@ impl fmt::Display for Requirement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::claims::Scope;
+    use crate::AccessTokenClaims;
 
     fn grants(scope: &str, roles: &[&str], groups: &[&str], entitlements: &[&str]) -> Grants {
-        let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect();
-        Grants {
-            scope: Scope::parse(scope),
-            roles: v(roles),
-            groups: v(groups),
-            entitlements: v(entitlements),
-            realm: None,
-        }
+        let claims = serde_json::json!({
+            "iss": "i", "aud": "a", "exp": 1, "scope": scope,
+            "roles": roles, "groups": groups, "entitlements": entitlements,
+        });
+        let claims =
+            AccessTokenClaims::<crate::ExtraClaims>::from_json(claims.to_string().as_bytes())
+                .expect("claims");
+        Grants::of(std::sync::Arc::new(claims))
     }
 
     #[test]

@@ -247,10 +247,10 @@ async fn openid(State(state): State<Arc<IssuerState>>) -> Response {
 /// The protected app used by the HTTP tests.
 pub fn app(layer: JwtAccessTokenLayer) -> Router {
     Router::new()
-        .route("/me", get(|Claims(c): Claims| async move { Json(serde_json::to_value(&c).unwrap_or_default()) }))
+        .route("/me", get(|Claims(c): Claims| async move { Json(serde_json::to_value(&*c).unwrap_or_default()) }))
         .route(
             "/maybe",
-            get(|c: Option<Claims>| async move { c.and_then(|c| c.0.sub).unwrap_or_else(|| "anonymous".into()) }),
+            get(|c: Option<Claims>| async move { c.and_then(|c| c.0.sub.clone()).unwrap_or_else(|| "anonymous".into()) }),
         )
         .route("/items", get(|| async { "items" }).route_layer(require(scope("items:read"))))
         .route(
