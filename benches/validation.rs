@@ -8,6 +8,12 @@
 //! - `jsonwebtoken_decode`: `jsonwebtoken::decode` (aws-lc-rs backend) into a serde struct
 //!   with `Validation` for the algorithm, issuer and audience.
 //!
+//! - `bare_service`: a request with the `Authorization` header through a `service_fn` that
+//!   answers at once (the cost every variant below shares).
+//! - `layer_no_cache`: the same through `JwtAccessTokenLayer` with the verdict cache off: every
+//!   request verifies (a new token each time costs the same).
+//! - `layer_cache_hit`: the same with the verdict cache on and the token seen before.
+//!
 //! `cargo bench --bench validation`; the tokens are asserted valid in the setup.
 
 use base64::Engine;
@@ -17,8 +23,13 @@ use jwt_access_token::{
     AccessTokenClaims, Algorithm, JwtAccessTokenIssuer, KeySet, SigningKey, TokenRequest, Validator,
 };
 use serde::Deserialize;
+use std::convert::Infallible;
+use std::future::Future;
 use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+use tower::{Service, ServiceBuilder, ServiceExt};
 
 const ISS: &str = "https://as.example";
 const AUD: &str = "https://api.example";
@@ -177,6 +188,64 @@ fn jwt_decode(f: &Fixture) -> Result<JwtClaims, jsonwebtoken::errors::Error> {
     jsonwebtoken::decode::<JwtClaims>(&f.token, &f.jwt_key, &validation).map(|d| d.claims)
 }
 
+/// Polls a future that completes at once (every service here does), without a runtime.
+fn ready<F: Future>(future: F) -> Option<F::Output> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+type Body = String;
+
+fn request(authorization: &http::HeaderValue) -> http::Request<Body> {
+    let mut request = http::Request::new(Body::new());
+    request
+        .headers_mut()
+        .insert(http::header::AUTHORIZATION, authorization.clone());
+    request
+}
+
+/// One request through `service`; true when it answered 200.
+fn call<S>(service: &mut S, authorization: &http::HeaderValue) -> bool
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
+{
+    ready(service.call(request(authorization)))
+        .and_then(Result::ok)
+        .is_some_and(|r| r.status() == http::StatusCode::OK)
+}
+
+type App = tower::util::ServiceFn<
+    fn(http::Request<Body>) -> std::future::Ready<Result<http::Response<Body>, Infallible>>,
+>;
+
+fn answer(_: http::Request<Body>) -> std::future::Ready<Result<http::Response<Body>, Infallible>> {
+    std::future::ready(Ok(http::Response::new(Body::from("ok"))))
+}
+
+fn app() -> App {
+    tower::service_fn(answer as fn(_) -> _)
+}
+
+fn layered(
+    f: &Fixture,
+    cache: bool,
+) -> Result<
+    impl Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible> + Clone,
+    Box<dyn std::error::Error>,
+> {
+    let verifier = jwt_access_token::AccessTokenVerifier::new(f.validator.clone(), f.keys.clone())?;
+    let verifier = if cache {
+        verifier
+    } else {
+        verifier.without_verdict_cache()
+    };
+    Ok(ServiceBuilder::new()
+        .layer(jwt_access_token::JwtAccessTokenLayer::new(verifier))
+        .service(app()))
+}
+
 fn bench(c: &mut Criterion) {
     // Both jsonwebtoken backends are compiled into the benches: name the one `decode` uses.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
@@ -211,6 +280,33 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function("jsonwebtoken_decode", |b| {
             b.iter(|| black_box(jwt_decode(black_box(&f)).is_ok()))
+        });
+        let Ok(authorization) = http::HeaderValue::from_str(&format!("Bearer {}", f.token)) else {
+            continue;
+        };
+        let mut bare = app();
+        let (Ok(mut no_cache), Ok(mut cached)) = (layered(&f, false), layered(&f, true)) else {
+            eprintln!("skipping the layer for {alg}");
+            continue;
+        };
+        // The layer must really accept the token, with and without the cache.
+        let ok = ready(bare.ready()).is_some()
+            && call(&mut bare, &authorization)
+            && call(&mut no_cache, &authorization)
+            && call(&mut cached, &authorization)
+            && call(&mut cached, &authorization);
+        if !ok {
+            eprintln!("skipping the layer for {alg}: the token was refused");
+            continue;
+        }
+        group.bench_function("bare_service", |b| {
+            b.iter(|| black_box(call(&mut bare, black_box(&authorization))))
+        });
+        group.bench_function("layer_no_cache", |b| {
+            b.iter(|| black_box(call(&mut no_cache, black_box(&authorization))))
+        });
+        group.bench_function("layer_cache_hit", |b| {
+            b.iter(|| black_box(call(&mut cached, black_box(&authorization))))
         });
         group.finish();
     }

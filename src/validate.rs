@@ -34,7 +34,6 @@ use crate::error::{ConfigError, ValidationError};
 use crate::keys::{KeySet, VerifyingKey};
 use crate::token::CompactJws;
 use crate::token::claims::{AccessTokenClaims, NumericDate};
-use crate::token::decode_segment;
 use crate::token::header::Header;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -237,7 +236,7 @@ impl Validator {
     }
 
     /// Validates `token` against a fixed key set at the current system time.
-    pub fn validate<X: DeserializeOwned>(
+    pub fn validate<X: DeserializeOwned + 'static>(
         &self,
         token: &str,
         keys: &KeySet,
@@ -246,7 +245,7 @@ impl Validator {
     }
 
     /// Validates `token` against a fixed key set at the time `now`.
-    pub fn validate_at<X: DeserializeOwned>(
+    pub fn validate_at<X: DeserializeOwned + 'static>(
         &self,
         token: &str,
         keys: &KeySet,
@@ -256,7 +255,10 @@ impl Validator {
         match self.hmac_secret(&parsed) {
             Some(secret) => self.verify_hmac(&parsed, secret, now),
             None => {
-                let key = keys.select(parsed.header.kid.as_deref(), parsed.header.alg)?;
+                let key = keys.select(
+                    parsed.header.kid.as_ref().map(|k| k.as_str()),
+                    parsed.header.alg,
+                )?;
                 self.verify(&parsed, key, now)
             }
         }
@@ -314,7 +316,7 @@ impl Validator {
         self.hmac.as_ref().filter(|h| h.alg == parsed.header.alg)
     }
 
-    pub(crate) fn verify_hmac<X: DeserializeOwned>(
+    pub(crate) fn verify_hmac<X: DeserializeOwned + 'static>(
         &self,
         parsed: &Parsed<'_>,
         secret: &HmacSecret,
@@ -322,8 +324,12 @@ impl Validator {
     ) -> Result<AccessTokenClaims<X>, ValidationError> {
         let signature = parsed.jws.signature_bytes()?;
         // aws-lc-rs compares the tags in constant time.
-        if aws_lc_rs::hmac::verify(&secret.key, parsed.jws.signing_input.as_bytes(), &signature)
-            .is_err()
+        if aws_lc_rs::hmac::verify(
+            &secret.key,
+            parsed.jws.signing_input.as_bytes(),
+            signature.as_slice(),
+        )
+        .is_err()
         {
             return Err(ValidationError::InvalidSignature);
         }
@@ -331,7 +337,7 @@ impl Validator {
     }
 
     /// Steps 5–6 with a key the key set selected (and therefore bound to `alg`).
-    pub(crate) fn verify<X: DeserializeOwned>(
+    pub(crate) fn verify<X: DeserializeOwned + 'static>(
         &self,
         parsed: &Parsed<'_>,
         key: &VerifyingKey,
@@ -341,20 +347,20 @@ impl Validator {
         if !key.verify(
             parsed.header.alg,
             parsed.jws.signing_input.as_bytes(),
-            &signature,
+            signature.as_slice(),
         ) {
             return Err(ValidationError::InvalidSignature);
         }
         self.check_claims(parsed, now)
     }
 
-    fn check_claims<X: DeserializeOwned>(
+    fn check_claims<X: DeserializeOwned + 'static>(
         &self,
         parsed: &Parsed<'_>,
         now: NumericDate,
     ) -> Result<AccessTokenClaims<X>, ValidationError> {
-        let payload = decode_segment(parsed.jws.payload, "payload is not base64url")?;
-        let claims = AccessTokenClaims::<X>::from_json(&payload)?;
+        let payload = parsed.jws.payload_bytes()?;
+        let claims = AccessTokenClaims::<X>::from_json(payload.as_slice())?;
         if claims.iss != self.issuer {
             return Err(ValidationError::WrongIssuer(claims.iss));
         }

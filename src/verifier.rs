@@ -292,10 +292,10 @@ impl<X: DeserializeOwned + Send + Sync + 'static> AccessTokenVerifier<X> {
                 issuer.keys.generation(),
             )
         } else {
-            match issuer
-                .keys
-                .lookup_cached(parsed.header.kid.as_deref(), parsed.header.alg)
-            {
+            match issuer.keys.lookup_cached(
+                parsed.header.kid.as_ref().map(|k| k.as_str()),
+                parsed.header.alg,
+            ) {
                 Lookup::Ready(Ok((key, generation))) => (
                     validator
                         .verify(&parsed, &key, now)
@@ -318,7 +318,10 @@ impl<X: DeserializeOwned + Send + Sync + 'static> AccessTokenVerifier<X> {
         let parsed = issuer.validator.parse(token)?;
         let (key, generation) = issuer
             .keys
-            .lookup(parsed.header.kid.as_deref(), parsed.header.alg)
+            .lookup(
+                parsed.header.kid.as_ref().map(|k| k.as_str()),
+                parsed.header.alg,
+            )
             .await?;
         let now = NumericDate::now();
         let claims = issuer.validator.verify(&parsed, &key, now)?;

@@ -3,9 +3,11 @@
 //! Registered claims are typed, with their JSON types enforced (a date must be a JSON number,
 //! never a string); every other member is handed to the caller's own type `X`.
 
+use super::json::{List, ListSeed, ListShape, Name, Number, Text};
 use super::object::UniqueObject;
 use crate::error::ValidationError;
 use serde::de::DeserializeOwned;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -74,47 +76,26 @@ pub struct AccessTokenClaims<X = ExtraClaims> {
     pub extra: X,
 }
 
-impl<X: DeserializeOwned> AccessTokenClaims<X> {
-    /// Reads the claims of a decoded payload: one JSON object, no duplicate member, registered
-    /// claims of the right JSON types. Presence of the relaxable claims is checked by the
-    /// validator, not here.
+impl<X: DeserializeOwned + 'static> AccessTokenClaims<X> {
+    /// Reads the claims of a decoded payload in one pass: one JSON object, no duplicate
+    /// member, registered claims of the right JSON types. Presence of the relaxable claims
+    /// is checked by the validator, not here. Nothing is allocated that the claims do not
+    /// keep (with the default `X`).
     pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, ValidationError> {
-        let object = UniqueObject::parse(bytes, ValidationError::InvalidClaims)?;
-        let (mut iss, mut aud, mut exp) = (None, None, None);
-        let mut c = Partial::default();
-        let mut rest = Map::new();
-        for (name, value) in object.0 {
-            match name.as_str() {
-                "iss" => iss = Some(string(value, "iss")?),
-                "sub" => c.sub = Some(string(value, "sub")?),
-                "aud" => aud = Some(Audience::from_value(value)?),
-                "exp" => exp = Some(NumericDate::from_value(value, "exp")?),
-                "nbf" => c.nbf = Some(NumericDate::from_value(value, "nbf")?),
-                "iat" => c.iat = Some(NumericDate::from_value(value, "iat")?),
-                "jti" => c.jti = Some(string(value, "jti")?),
-                "client_id" => c.client_id = Some(string(value, "client_id")?),
-                "scope" => c.scope = Scope::from_value(value)?,
-                "groups" => c.groups = string_list(value, "groups")?,
-                "roles" => c.roles = string_list(value, "roles")?,
-                "entitlements" => c.entitlements = string_list(value, "entitlements")?,
-                "auth_time" => c.auth_time = Some(NumericDate::from_value(value, "auth_time")?),
-                "acr" => c.acr = Some(string(value, "acr")?),
-                "amr" => c.amr = plain_string_list(value, "amr")?,
-                "cnf" => match value {
-                    Value::Object(o) => c.cnf = Some(o),
-                    _ => return Err(type_error("cnf", "a JSON object")),
-                },
-                _ => {
-                    rest.insert(name, value);
-                }
-            }
-        }
-        let extra = X::deserialize(Value::Object(rest))
-            .map_err(|e| ValidationError::InvalidClaims(e.to_string()))?;
+        let mut error = None;
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let read = de
+            .deserialize_map(ClaimsVisitor { error: &mut error })
+            .and_then(|c| de.end().map(|()| c));
+        let c = match (read, error) {
+            (_, Some(e)) => return Err(e),
+            (Ok(c), None) => c,
+            (Err(e), None) => return Err(ValidationError::InvalidClaims(e.to_string())),
+        };
         Ok(AccessTokenClaims {
-            iss: iss.ok_or(ValidationError::MissingClaim("iss"))?,
-            aud: aud.ok_or(ValidationError::MissingClaim("aud"))?,
-            exp: exp.ok_or(ValidationError::MissingClaim("exp"))?,
+            iss: c.iss.ok_or(ValidationError::MissingClaim("iss"))?,
+            aud: c.aud.ok_or(ValidationError::MissingClaim("aud"))?,
+            exp: c.exp.ok_or(ValidationError::MissingClaim("exp"))?,
             sub: c.sub,
             nbf: c.nbf,
             iat: c.iat,
@@ -128,8 +109,174 @@ impl<X: DeserializeOwned> AccessTokenClaims<X> {
             acr: c.acr,
             amr: c.amr,
             cnf: c.cnf,
-            extra,
+            extra: extra_claims(c.rest)?,
         })
+    }
+}
+
+/// The other claims as `X`: moved as they are when `X` is the default JSON map, read
+/// through serde otherwise.
+fn extra_claims<X: DeserializeOwned + 'static>(
+    rest: Map<String, Value>,
+) -> Result<X, ValidationError> {
+    let mut slot = Some(rest);
+    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<X>>() {
+        if let Some(extra) = same.take() {
+            return Ok(extra);
+        }
+    }
+    X::deserialize(Value::Object(slot.unwrap_or_default()))
+        .map_err(|e| ValidationError::InvalidClaims(e.to_string()))
+}
+
+/// The claims gathered while reading, before the required ones are checked.
+#[derive(Default)]
+struct Gathered {
+    iss: Option<String>,
+    aud: Option<Audience>,
+    exp: Option<NumericDate>,
+    sub: Option<String>,
+    nbf: Option<NumericDate>,
+    iat: Option<NumericDate>,
+    jti: Option<String>,
+    client_id: Option<String>,
+    scope: Scope,
+    groups: Vec<String>,
+    roles: Vec<String>,
+    entitlements: Vec<String>,
+    auth_time: Option<NumericDate>,
+    acr: Option<String>,
+    amr: Vec<String>,
+    cnf: Option<Map<String, Value>>,
+    rest: Map<String, Value>,
+}
+
+/// The registered claims, each with its bit for duplicate detection.
+const REGISTERED: [&str; 16] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+    "groups",
+    "roles",
+    "entitlements",
+    "auth_time",
+    "acr",
+    "amr",
+    "cnf",
+];
+
+struct ClaimsVisitor<'a> {
+    error: &'a mut Option<ValidationError>,
+}
+
+impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
+    type Value = Gathered;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Gathered, A::Error> {
+        let mut c = Gathered::default();
+        let mut seen = 0u32;
+        // Stops reading with a typed error of ours.
+        macro_rules! refuse {
+            ($e:expr) => {{
+                *self.error = Some($e);
+                return Err(de::Error::custom("refused"));
+            }};
+        }
+        macro_rules! text {
+            ($claim:literal) => {
+                match map.next_value::<Text>()? {
+                    Text::Str(s) => s,
+                    Text::Other => refuse!(type_error($claim, "a string")),
+                }
+            };
+        }
+        macro_rules! date {
+            ($claim:literal) => {
+                match map.next_value::<Number>()? {
+                    Number::Secs(s) => NumericDate(s),
+                    Number::Other => refuse!(type_error($claim, "a JSON number (NumericDate)")),
+                }
+            };
+        }
+        macro_rules! list {
+            ($claim:literal, $shape:expr, $expected:expr) => {
+                match map.next_value_seed(ListSeed($shape))? {
+                    List::Items(items) => items,
+                    List::Other => refuse!(type_error($claim, $expected)),
+                }
+            };
+        }
+        const SCIM: &str = "an array of strings or of objects with a string `value`";
+        while let Some(Name(name)) = map.next_key::<Name>()? {
+            if let Some(bit) = REGISTERED.iter().position(|r| *r == name) {
+                if seen & (1 << bit) != 0 {
+                    refuse!(ValidationError::DuplicateMember(name.into_owned()));
+                }
+                seen |= 1 << bit;
+            }
+            match &*name {
+                "iss" => c.iss = Some(text!("iss").into_owned()),
+                "sub" => c.sub = Some(text!("sub").into_owned()),
+                "jti" => c.jti = Some(text!("jti").into_owned()),
+                "client_id" => c.client_id = Some(text!("client_id").into_owned()),
+                "acr" => c.acr = Some(text!("acr").into_owned()),
+                "scope" => match map.next_value::<Text>()? {
+                    Text::Str(s) => c.scope = Scope::parse(&s),
+                    Text::Other => refuse!(type_error("scope", "a space-separated string")),
+                },
+                "exp" => c.exp = Some(date!("exp")),
+                "nbf" => c.nbf = Some(date!("nbf")),
+                "iat" => c.iat = Some(date!("iat")),
+                "auth_time" => c.auth_time = Some(date!("auth_time")),
+                "aud" => {
+                    c.aud = Some(match map.next_value_seed(AudienceSeed)? {
+                        Some(aud) => aud,
+                        None => refuse!(type_error("aud", "a string or an array of strings")),
+                    })
+                }
+                "groups" => c.groups = list!("groups", ListShape::Scim, SCIM),
+                "roles" => c.roles = list!("roles", ListShape::Scim, SCIM),
+                "entitlements" => c.entitlements = list!("entitlements", ListShape::Scim, SCIM),
+                "amr" => c.amr = list!("amr", ListShape::Strings, "an array of strings"),
+                "cnf" => match map.next_value::<Value>()? {
+                    Value::Object(o) => c.cnf = Some(o),
+                    _ => refuse!(type_error("cnf", "a JSON object")),
+                },
+                _ => {
+                    let value = map.next_value::<Value>()?;
+                    let name = name.into_owned();
+                    if c.rest.contains_key(&name) {
+                        refuse!(ValidationError::DuplicateMember(name));
+                    }
+                    c.rest.insert(name, value);
+                }
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// `aud`: one string, or an array of strings (`None` for anything else).
+struct AudienceSeed;
+
+impl<'de> de::DeserializeSeed<'de> for AudienceSeed {
+    type Value = Option<Audience>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        match ListSeed(ListShape::StringOrStrings).deserialize(d)? {
+            List::Items(items) => Ok(Some(Audience(items))),
+            List::Other => Ok(None),
+        }
     }
 }
 
@@ -144,61 +291,8 @@ pub(crate) fn peek_issuer(bytes: &[u8]) -> Result<String, ValidationError> {
     }
 }
 
-/// The optional registered claims, gathered while reading.
-#[derive(Default)]
-struct Partial {
-    sub: Option<String>,
-    nbf: Option<NumericDate>,
-    iat: Option<NumericDate>,
-    jti: Option<String>,
-    client_id: Option<String>,
-    scope: Scope,
-    groups: Vec<String>,
-    roles: Vec<String>,
-    entitlements: Vec<String>,
-    auth_time: Option<NumericDate>,
-    acr: Option<String>,
-    amr: Vec<String>,
-    cnf: Option<Map<String, Value>>,
-}
-
 fn type_error(claim: &'static str, expected: &'static str) -> ValidationError {
     ValidationError::ClaimType { claim, expected }
-}
-
-fn string(value: Value, claim: &'static str) -> Result<String, ValidationError> {
-    match value {
-        Value::String(s) => Ok(s),
-        _ => Err(type_error(claim, "a string")),
-    }
-}
-
-fn plain_string_list(value: Value, claim: &'static str) -> Result<Vec<String>, ValidationError> {
-    match value {
-        Value::Array(items) => items.into_iter().map(|v| string(v, claim)).collect(),
-        _ => Err(type_error(claim, "an array of strings")),
-    }
-}
-
-/// RFC 7643 §4.1.2 multi-valued attributes. Accepted shapes: an array of strings, an array of
-/// SCIM objects carrying a string `value`, or a single string (one element, never split).
-fn string_list(value: Value, claim: &'static str) -> Result<Vec<String>, ValidationError> {
-    const EXPECTED: &str = "an array of strings or of objects with a string `value`";
-    match value {
-        Value::String(s) => Ok(vec![s]),
-        Value::Array(items) => items
-            .into_iter()
-            .map(|item| match item {
-                Value::String(s) => Ok(s),
-                Value::Object(mut o) => match o.remove("value") {
-                    Some(Value::String(s)) => Ok(s),
-                    _ => Err(type_error(claim, EXPECTED)),
-                },
-                _ => Err(type_error(claim, EXPECTED)),
-            })
-            .collect(),
-        _ => Err(type_error(claim, EXPECTED)),
-    }
 }
 
 /// A JSON number of seconds since the epoch (RFC 7519 §2). Fractions are truncated toward
@@ -232,22 +326,6 @@ impl NumericDate {
             self.0
                 .saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
         )
-    }
-
-    fn from_value(value: Value, claim: &'static str) -> Result<Self, ValidationError> {
-        let Value::Number(n) = value else {
-            return Err(type_error(claim, "a JSON number (NumericDate)"));
-        };
-        if let Some(i) = n.as_i64() {
-            Ok(NumericDate(i))
-        } else if let Some(u) = n.as_u64() {
-            Ok(NumericDate(i64::try_from(u).unwrap_or(i64::MAX)))
-        } else {
-            // `as` saturates and maps NaN to 0; serde_json never yields NaN or infinities.
-            Ok(NumericDate(
-                n.as_f64().map(|f| f.floor() as i64).unwrap_or(0),
-            ))
-        }
     }
 }
 
@@ -291,18 +369,6 @@ impl Audience {
     pub(crate) fn to_vec(&self) -> Vec<String> {
         self.0.clone()
     }
-
-    fn from_value(value: Value) -> Result<Self, ValidationError> {
-        match value {
-            Value::String(s) => Ok(Audience(vec![s])),
-            Value::Array(items) => items
-                .into_iter()
-                .map(|v| string(v, "aud"))
-                .collect::<Result<_, _>>()
-                .map(Audience),
-            _ => Err(type_error("aud", "a string or an array of strings")),
-        }
-    }
 }
 
 impl Serialize for Audience {
@@ -344,13 +410,6 @@ impl Scope {
     /// Whether no scope was granted.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    fn from_value(value: Value) -> Result<Self, ValidationError> {
-        match value {
-            Value::String(s) => Ok(Scope::parse(&s)),
-            _ => Err(type_error("scope", "a space-separated string")),
-        }
     }
 }
 
@@ -440,6 +499,8 @@ mod tests {
         let cases = [
             (r#""aud":5"#, "aud"),
             (r#""aud":["a",5]"#, "aud"),
+            (r#""aud":[{"value":"a"}]"#, "aud"),
+            (r#""aud":{"value":"a"}"#, "aud"),
             (r#""sub":1"#, "sub"),
             (r#""scope":["a","b"]"#, "scope"),
             (r#""roles":{"a":1}"#, "roles"),

@@ -4,6 +4,7 @@
 
 pub(crate) mod claims;
 pub(crate) mod header;
+mod json;
 mod object;
 
 use crate::error::ValidationError;
@@ -65,8 +66,16 @@ impl<'a> CompactJws<'a> {
         })
     }
 
-    pub(crate) fn signature_bytes(&self) -> Result<Vec<u8>, ValidationError> {
-        decode_segment(self.signature, "signature is not base64url")
+    /// The signature, decoded on the stack (RSA-8192 signatures are 1024 bytes).
+    pub(crate) fn signature_bytes(&self) -> Result<json::Decoded<1024>, ValidationError> {
+        json::Decoded::new(self.signature)
+            .ok_or(ValidationError::Malformed("signature is not base64url"))
+    }
+
+    /// The payload, decoded on the stack when it fits.
+    pub(crate) fn payload_bytes(&self) -> Result<json::Decoded<4096>, ValidationError> {
+        json::Decoded::new(self.payload)
+            .ok_or(ValidationError::Malformed("payload is not base64url"))
     }
 }
 

@@ -1,0 +1,296 @@
+//! Single-pass JSON readers that borrow from the decoded segment and tolerate any JSON type,
+//! so that a wrong type becomes a typed error of ours rather than a parser error, and
+//! nothing is allocated that the claims do not keep.
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+
+/// A JSON value seen as "a string, or something else" (the something else is skipped).
+pub(crate) enum Text<'de> {
+    Str(Cow<'de, str>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+/// Visitor methods answering `Other` for every non-string JSON type, draining containers.
+macro_rules! other_for_non_strings {
+    ($other:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok($other)
+        }
+    };
+}
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Text::Str(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Text::Str(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+        Ok(Text::Str(Cow::Owned(s)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Text::Other)
+    }
+
+    other_for_non_strings!(Text::Other);
+}
+
+/// A member name. JSON names are always strings; borrowed unless escaped.
+pub(crate) struct Name<'de>(pub Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Text::deserialize(d)? {
+            Text::Str(s) => Ok(Name(s)),
+            Text::Other => Err(de::Error::custom("a member name must be a string")),
+        }
+    }
+}
+
+/// A JSON number as seconds (NumericDate), or something else.
+pub(crate) enum Number {
+    Secs(i64),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NumberVisitor)
+    }
+}
+
+struct NumberVisitor;
+
+impl<'de> Visitor<'de> for NumberVisitor {
+    type Value = Number;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Number::Secs(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Number::Secs(i64::try_from(v).unwrap_or(i64::MAX)))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // Fractions toward the past; `as` saturates (serde_json yields no NaN or infinity).
+        Ok(Number::Secs(v.floor() as i64))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Number::Other)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Number::Other)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Number::Other)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Number::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Number::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Number::Other)
+    }
+}
+
+/// A list of strings, in one of the shapes a claim allows.
+pub(crate) enum List {
+    Items(Vec<String>),
+    Other,
+}
+
+/// Which shapes a list claim accepts.
+#[derive(Clone, Copy)]
+pub(crate) enum ListShape {
+    /// An array of strings only (`amr`).
+    Strings,
+    /// One string or an array of strings (`aud`).
+    StringOrStrings,
+    /// RFC 7643 multi-valued attributes: an array of strings or of objects with a string
+    /// `value`, or one string (one element, never split).
+    Scim,
+}
+
+pub(crate) struct ListSeed(pub ListShape);
+
+impl<'de> de::DeserializeSeed<'de> for ListSeed {
+    type Value = List;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<List, D::Error> {
+        d.deserialize_any(ListVisitor(self.0))
+    }
+}
+
+struct ListVisitor(ListShape);
+
+impl<'de> Visitor<'de> for ListVisitor {
+    type Value = List;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<List, E> {
+        Ok(match self.0 {
+            ListShape::Scim | ListShape::StringOrStrings => List::Items(vec![s.to_owned()]),
+            ListShape::Strings => List::Other,
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        let mut ok = true;
+        while let Some(item) = seq.next_element_seed(ItemSeed(self.0))? {
+            match item {
+                Some(s) if ok => items.push(s),
+                _ => ok = false,
+            }
+        }
+        Ok(if ok { List::Items(items) } else { List::Other })
+    }
+
+    other_for_non_strings!(List::Other);
+}
+
+struct ItemSeed(ListShape);
+
+impl<'de> de::DeserializeSeed<'de> for ItemSeed {
+    type Value = Option<String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_any(ItemVisitor(self.0))
+    }
+}
+
+struct ItemVisitor(ListShape);
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Some(s.to_owned()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // SCIM: {"value": "admin", "display": ...}; exactly one string `value`.
+        let mut value = None;
+        let mut ok = matches!(self.0, ListShape::Scim);
+        while let Some(Name(name)) = map.next_key::<Name>()? {
+            if name == "value" {
+                match map.next_value::<Text>()? {
+                    Text::Str(s) if value.is_none() => value = Some(s.into_owned()),
+                    _ => ok = false,
+                }
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(value.filter(|_| ok))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// A decoded segment: on the stack when it fits (the common case), on the heap otherwise.
+pub(crate) enum Decoded<const N: usize> {
+    Stack([u8; N], usize),
+    Heap(Vec<u8>),
+}
+
+impl<const N: usize> Decoded<N> {
+    /// Decodes one base64url segment (no padding, canonical).
+    pub(crate) fn new(segment: &str) -> Option<Self> {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        if base64::decoded_len_estimate(segment.len()) <= N {
+            let mut buf = [0u8; N];
+            let len = URL_SAFE_NO_PAD.decode_slice(segment, &mut buf).ok()?;
+            Some(Decoded::Stack(buf, len))
+        } else {
+            URL_SAFE_NO_PAD.decode(segment).ok().map(Decoded::Heap)
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            Decoded::Stack(buf, len) => buf.get(..*len).unwrap_or_default(),
+            Decoded::Heap(v) => v,
+        }
+    }
+}
