@@ -120,10 +120,10 @@ fn extra_claims<X: DeserializeOwned + 'static>(
     rest: Map<String, Value>,
 ) -> Result<X, ValidationError> {
     let mut slot = Some(rest);
-    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<X>>() {
-        if let Some(extra) = same.take() {
-            return Ok(extra);
-        }
+    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<X>>()
+        && let Some(extra) = same.take()
+    {
+        return Ok(extra);
     }
     X::deserialize(Value::Object(slot.unwrap_or_default()))
         .map_err(|e| ValidationError::InvalidClaims(e.to_string()))
