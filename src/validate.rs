@@ -322,7 +322,8 @@ impl Validator {
         secret: &HmacSecret,
         now: NumericDate,
     ) -> Result<AccessTokenClaims<X>, ValidationError> {
-        let signature = parsed.jws.signature_bytes()?;
+        let mut buf = [0u8; 512];
+        let signature = parsed.jws.signature_bytes(&mut buf)?;
         // aws-lc-rs compares the tags in constant time.
         if aws_lc_rs::hmac::verify(
             &secret.key,
@@ -343,7 +344,8 @@ impl Validator {
         key: &VerifyingKey,
         now: NumericDate,
     ) -> Result<AccessTokenClaims<X>, ValidationError> {
-        let signature = parsed.jws.signature_bytes()?;
+        let mut buf = [0u8; 512];
+        let signature = parsed.jws.signature_bytes(&mut buf)?;
         if !key.verify(
             parsed.header.alg,
             parsed.jws.signing_input.as_bytes(),
@@ -359,7 +361,8 @@ impl Validator {
         parsed: &Parsed<'_>,
         now: NumericDate,
     ) -> Result<AccessTokenClaims<X>, ValidationError> {
-        let payload = parsed.jws.payload_bytes()?;
+        let mut buf = [0u8; 2048];
+        let payload = parsed.jws.payload_bytes(&mut buf)?;
         let claims = AccessTokenClaims::<X>::from_json(payload.as_slice())?;
         if claims.iss != self.issuer {
             return Err(ValidationError::WrongIssuer(claims.iss));

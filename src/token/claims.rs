@@ -152,24 +152,27 @@ struct Gathered {
 }
 
 /// The registered claims, each with its bit for duplicate detection.
-const REGISTERED: [&str; 16] = [
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "nbf",
-    "iat",
-    "jti",
-    "client_id",
-    "scope",
-    "groups",
-    "roles",
-    "entitlements",
-    "auth_time",
-    "acr",
-    "amr",
-    "cnf",
-];
+fn registered_bit(name: &str) -> Option<u32> {
+    Some(match name {
+        "iss" => 0,
+        "sub" => 1,
+        "aud" => 2,
+        "exp" => 3,
+        "nbf" => 4,
+        "iat" => 5,
+        "jti" => 6,
+        "client_id" => 7,
+        "scope" => 8,
+        "groups" => 9,
+        "roles" => 10,
+        "entitlements" => 11,
+        "auth_time" => 12,
+        "acr" => 13,
+        "amr" => 14,
+        "cnf" => 15,
+        _ => return None,
+    })
+}
 
 struct ClaimsVisitor<'a> {
     error: &'a mut Option<ValidationError>,
@@ -218,7 +221,7 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
         }
         const SCIM: &str = "an array of strings or of objects with a string `value`";
         while let Some(Name(name)) = map.next_key::<Name>()? {
-            if let Some(bit) = REGISTERED.iter().position(|r| *r == name) {
+            if let Some(bit) = registered_bit(&name) {
                 if seen & (1 << bit) != 0 {
                     refuse!(ValidationError::DuplicateMember(name.into_owned()));
                 }

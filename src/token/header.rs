@@ -63,7 +63,8 @@ impl Header {
     /// Decodes and checks a header segment: JSON object without duplicates, `typ` (required,
     /// `at+jwt` or `application/at+jwt`, any letter case), `alg` in `allowed`, no `crit`.
     pub(crate) fn parse(segment: &str, allowed: AlgorithmSet) -> Result<Header, ValidationError> {
-        let decoded = Decoded::<1024>::new(segment)
+        let mut buf = [0u8; 512];
+        let decoded = Decoded::new(segment, &mut buf)
             .ok_or(ValidationError::Malformed("header is not base64url"))?;
         let mut error = None;
         let mut de = serde_json::Deserializer::from_slice(decoded.as_slice());

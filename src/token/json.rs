@@ -267,21 +267,20 @@ impl<'de> Visitor<'de> for ItemVisitor {
     }
 }
 
-/// A decoded segment: on the stack when it fits (the common case), on the heap otherwise.
-pub(crate) enum Decoded<const N: usize> {
-    Stack([u8; N], usize),
+/// A decoded segment: in the caller's (stack) buffer when it fits, on the heap otherwise.
+pub(crate) enum Decoded<'b> {
+    Borrowed(&'b [u8]),
     Heap(Vec<u8>),
 }
 
-impl<const N: usize> Decoded<N> {
-    /// Decodes one base64url segment (no padding, canonical).
-    pub(crate) fn new(segment: &str) -> Option<Self> {
+impl<'b> Decoded<'b> {
+    /// Decodes one base64url segment (no padding, canonical) into `buf` if it fits.
+    pub(crate) fn new(segment: &str, buf: &'b mut [u8]) -> Option<Self> {
         use base64::Engine;
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        if base64::decoded_len_estimate(segment.len()) <= N {
-            let mut buf = [0u8; N];
-            let len = URL_SAFE_NO_PAD.decode_slice(segment, &mut buf).ok()?;
-            Some(Decoded::Stack(buf, len))
+        if base64::decoded_len_estimate(segment.len()) <= buf.len() {
+            let len = URL_SAFE_NO_PAD.decode_slice(segment, buf).ok()?;
+            Some(Decoded::Borrowed(buf.get(..len)?))
         } else {
             URL_SAFE_NO_PAD.decode(segment).ok().map(Decoded::Heap)
         }
@@ -289,7 +288,7 @@ impl<const N: usize> Decoded<N> {
 
     pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
-            Decoded::Stack(buf, len) => buf.get(..*len).unwrap_or_default(),
+            Decoded::Borrowed(b) => b,
             Decoded::Heap(v) => v,
         }
     }

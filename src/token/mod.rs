@@ -30,24 +30,19 @@ impl<'a> CompactJws<'a> {
                 limit: max_bytes,
             });
         }
-        let dots = token.bytes().filter(|b| *b == b'.').count();
-        match dots {
-            2 => {}
-            4 => return Err(ValidationError::Encrypted),
-            _ => {
-                return Err(ValidationError::Malformed(
-                    "expected three dot-separated segments",
-                ));
-            }
+        const THREE: &str = "expected three dot-separated segments";
+        // memchr-style searches for the two dots, then a branch-free count of any others.
+        let (header, rest) = token
+            .split_once('.')
+            .ok_or(ValidationError::Malformed(THREE))?;
+        let (payload, signature) = rest
+            .split_once('.')
+            .ok_or(ValidationError::Malformed(THREE))?;
+        match signature.bytes().filter(|b| *b == b'.').count() {
+            0 => {}
+            2 => return Err(ValidationError::Encrypted),
+            _ => return Err(ValidationError::Malformed(THREE)),
         }
-        let mut parts = token.splitn(3, '.');
-        let (Some(header), Some(payload), Some(signature)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(ValidationError::Malformed(
-                "expected three dot-separated segments",
-            ));
-        };
         if header.is_empty() || payload.is_empty() {
             return Err(ValidationError::Malformed(
                 "empty header or payload segment",
@@ -66,15 +61,21 @@ impl<'a> CompactJws<'a> {
         })
     }
 
-    /// The signature, decoded on the stack (RSA-8192 signatures are 1024 bytes).
-    pub(crate) fn signature_bytes(&self) -> Result<json::Decoded<1024>, ValidationError> {
-        json::Decoded::new(self.signature)
+    /// The signature, decoded into `buf` (512 bytes hold RSA-4096), or on the heap beyond.
+    pub(crate) fn signature_bytes<'b>(
+        &self,
+        buf: &'b mut [u8],
+    ) -> Result<json::Decoded<'b>, ValidationError> {
+        json::Decoded::new(self.signature, buf)
             .ok_or(ValidationError::Malformed("signature is not base64url"))
     }
 
-    /// The payload, decoded on the stack when it fits.
-    pub(crate) fn payload_bytes(&self) -> Result<json::Decoded<4096>, ValidationError> {
-        json::Decoded::new(self.payload)
+    /// The payload, decoded into `buf` when it fits, or on the heap.
+    pub(crate) fn payload_bytes<'b>(
+        &self,
+        buf: &'b mut [u8],
+    ) -> Result<json::Decoded<'b>, ValidationError> {
+        json::Decoded::new(self.payload, buf)
             .ok_or(ValidationError::Malformed("payload is not base64url"))
     }
 }
