@@ -225,7 +225,8 @@ mod tests {
     #[test]
     fn the_byte_check_is_rfc6750_b64token_for_every_byte() {
         for b in 0..=255u8 {
-            let expected = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+            let expected =
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
             assert_eq!(is_b64token_byte(b), expected, "byte {b:#04x}");
         }
     }
