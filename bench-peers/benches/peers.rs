@@ -61,15 +61,31 @@ fn criterion_dir() -> PathBuf {
         .join("criterion")
 }
 
-/// Median in ns from a criterion estimates file written after `since`.
-fn median_ns(dir: &Path, group: &str, id: &str, since: SystemTime) -> Option<f64> {
-    let path = dir.join(group).join(id).join("new").join("estimates.json");
-    let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
-    if modified < since {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    json["median"]["point_estimate"].as_f64()
+/// A criterion result written after `since`: (median, fastest sample), per iteration, in ns.
+///
+/// The fastest sample (least time per iteration among the 100 samples) is shown next to
+/// the median because this 2-core machine is shared: it is the figure least disturbed by
+/// other processes.
+fn result_ns(dir: &Path, group: &str, id: &str, since: SystemTime) -> Option<(f64, f64)> {
+    let base = dir.join(group).join(id).join("new");
+    let read = |name: &str| -> Option<serde_json::Value> {
+        let path = base.join(name);
+        let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+        if modified < since {
+            return None;
+        }
+        serde_json::from_slice(&std::fs::read(&path).ok()?).ok()
+    };
+    let median = read("estimates.json")?["median"]["point_estimate"].as_f64()?;
+    let sample = read("sample.json")?;
+    let iters = sample["iters"].as_array()?;
+    let times = sample["times"].as_array()?;
+    let fastest = iters
+        .iter()
+        .zip(times)
+        .filter_map(|(n, t)| Some(t.as_f64()? / n.as_f64()?))
+        .fold(f64::INFINITY, f64::min);
+    Some((median, fastest))
 }
 
 fn fmt_time(ns: f64) -> String {
@@ -85,30 +101,34 @@ fn table(
     since: SystemTime,
     skipped: &BTreeMap<(String, &'static str), String>,
 ) -> String {
-    let mut out = String::from("| implementation |");
+    let mut out = String::new();
     for alg in ALGS {
-        out.push_str(&format!(" {0} median | {0} × bare |", alg.as_str()));
-    }
-    out.push_str("\n|---|");
-    out.push_str(&"---:|---:|".repeat(ALGS.len()));
-    out.push('\n');
-    for imp in Impl::ALL {
-        out.push_str(&format!("| {imp} |"));
-        for alg in ALGS {
-            let group = group_name(alg);
-            let bare = median_ns(dir, &group, Impl::Bare.name(), since);
-            match median_ns(dir, &group, imp.name(), since) {
-                Some(ns) => {
-                    let ratio = bare.map_or("–".to_owned(), |b| format!("{:.1}×", ns / b));
-                    out.push_str(&format!(" {} | {ratio} |", fmt_time(ns)));
+        let group = group_name(alg);
+        out.push_str(&format!(
+            "\n{}: per request through the router (criterion median; fastest of 100 samples)\n\n",
+            alg.as_str()
+        ));
+        out.push_str("| implementation | median | − bare | × bare | fastest sample | × bare |\n");
+        out.push_str("|---|---:|---:|---:|---:|---:|\n");
+        let bare = result_ns(dir, &group, Impl::Bare.name(), since);
+        for imp in Impl::ALL {
+            let cells = match (result_ns(dir, &group, imp.name(), since), bare) {
+                (Some((m, f)), Some((bm, bf))) => format!(
+                    "{} | {} | {:.1}× | {} | {:.1}×",
+                    fmt_time(m),
+                    fmt_time(m - bm),
+                    m / bm,
+                    fmt_time(f),
+                    f / bf
+                ),
+                (Some((m, f)), None) => format!("{} | – | – | {} | –", fmt_time(m), fmt_time(f)),
+                (None, _) if skipped.contains_key(&(group.clone(), imp.name())) => {
+                    "skipped | – | – | – | –".to_owned()
                 }
-                None if skipped.contains_key(&(group.clone(), imp.name())) => {
-                    out.push_str(" skipped | – |")
-                }
-                None => out.push_str(" – | – |"),
-            }
+                (None, _) => "not run | – | – | – | –".to_owned(),
+            };
+            out.push_str(&format!("| {imp} | {cells} |\n"));
         }
-        out.push('\n');
     }
     for ((group, imp), why) in skipped {
         out.push_str(&format!("\nSkipped {imp} in {group}: {why}\n"));

@@ -5,8 +5,11 @@
 -- TOKENS_FILE has one token a line; THREADS must equal wrk's -t. Thread k sends lines
 -- k, k+THREADS, k+2*THREADS, ... in order, so no token is sent twice. A thread that has
 -- sent all of its tokens stops. wrk divides by the full -d even then, so this script
--- measures the rate itself (LuaJIT ffi, CLOCK_MONOTONIC): responses received, from the
--- first request sent to the last response received, over all threads; it prints
+-- measures the rate itself (LuaJIT ffi, CLOCK_MONOTONIC): each thread counts responses
+-- in 10 ms buckets; the rate is the responses received while every thread was running
+-- (from the last thread's first request to the first thread's last response: wrk reads
+-- this file for one thread while the previous one already sends), over that window. It
+-- prints
 --   new-token: <responses> responses in <seconds> s = <rate> req/s, tokens used up: yes|no
 -- Non-2xx answers are counted by wrk ("Non-2xx or 3xx responses").
 
@@ -43,7 +46,7 @@ function init(args)
     error("no tokens for thread " .. id .. " in " .. path)
   end
   sent = 0
-  answered = 0
+  buckets = {}
   used_up = 0
 end
 
@@ -60,8 +63,9 @@ end
 
 function response(status, headers, body)
   if sent <= #tokens then
-    answered = answered + 1
     t_last = now()
+    local b = math.floor(t_last * 100)
+    buckets[b] = (buckets[b] or 0) + 1
   end
   if sent >= #tokens then
     used_up = 1
@@ -70,18 +74,29 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local total, first, last, up = 0, nil, nil, false
+  local first, last, up = nil, nil, false
   for _, t in ipairs(threads) do
-    total = total + (t:get("answered") or 0)
     local f, l = t:get("t_first"), t:get("t_last")
-    if f and (first == nil or f < first) then first = f end
-    if l and (last == nil or l > last) then last = l end
+    if f == nil or l == nil then
+      io.write("new-token: no responses\n")
+      return
+    end
+    if first == nil or f > first then first = f end
+    if last == nil or l < last then last = l end
     if t:get("used_up") == 1 then up = true end
   end
-  if first and last and last > first then
-    io.write(string.format("new-token: %d responses in %.3f s = %.0f req/s, tokens used up: %s\n",
-      total, last - first, total / (last - first), up and "yes" or "no"))
+  local from, to = math.ceil(first * 100), math.floor(last * 100)
+  local total = 0
+  for _, t in ipairs(threads) do
+    for b, n in pairs(t:get("buckets")) do
+      if b >= from and b < to then total = total + n end
+    end
+  end
+  if to > from then
+    local secs = (to - from) / 100
+    io.write(string.format("new-token: %d responses in %.2f s = %.0f req/s, tokens used up: %s\n",
+      total, secs, total / secs, up and "yes" or "no"))
   else
-    io.write("new-token: no responses\n")
+    io.write("new-token: no window where all threads ran\n")
   end
 end
