@@ -140,7 +140,8 @@ impl<X: Send + Sync + 'static> VerdictCache<X> {
         // The token, its claims (their strings and collections, about twice the payload)
         // and the cache's own bookkeeping: measured at about this much per entry with
         // `cargo bench --bench memory` (BENCHMARKS.md), so the budget bounds real memory.
-        let weight = u32::try_from(token.len().saturating_mul(3).saturating_add(1024)).unwrap_or(u32::MAX);
+        let weight =
+            u32::try_from(token.len().saturating_mul(3).saturating_add(1024)).unwrap_or(u32::MAX);
         let verdict = Verdict {
             claims,
             issuer,
