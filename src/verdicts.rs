@@ -9,10 +9,13 @@
 //! | an entry is used only while its issuer's key set is the one that verified it | a key that leaves the set (rotation, removal) stops verifying at once |
 //! | bounded by weight (the token, its claims and the entry's bookkeeping, about 3 × the token + 1 KiB), default 32 MiB | memory stays bounded however many distinct tokens arrive (measured: BENCHMARKS.md) |
 //! | only successes are cached | a refused token is refused again by the full checks |
+//! | a token is admitted on its second verification | a stream of one-off tokens costs a hash per request, not a cache insert and an eviction (measured: BENCHMARKS.md) |
 
 use crate::token::claims::AccessTokenClaims;
 use moka::sync::Cache;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Default bounds of the verdict cache.
@@ -81,6 +84,7 @@ impl<X> moka::Expiry<Arc<str>, Verdict<X>> for PerEntryTtl {
 /// The cache itself; cloning shares it.
 pub(crate) struct VerdictCache<X> {
     entries: Cache<Arc<str>, Verdict<X>>,
+    doorkeeper: Arc<Doorkeeper>,
     config: VerdictCacheConfig,
 }
 
@@ -88,8 +92,38 @@ impl<X> Clone for VerdictCache<X> {
     fn clone(&self) -> Self {
         VerdictCache {
             entries: self.entries.clone(),
+            doorkeeper: self.doorkeeper.clone(),
             config: self.config,
         }
+    }
+}
+
+/// Remembers a fingerprint of recently verified tokens, one per slot (128 KiB), so that a
+/// token is admitted to the cache on its second verification only. A collision or an
+/// overwritten slot only delays an admission; it never admits a token that was not verified.
+struct Doorkeeper {
+    slots: Box<[AtomicU64]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Doorkeeper {
+    const SLOTS: usize = 16 * 1024;
+
+    fn new() -> Self {
+        Doorkeeper {
+            slots: (0..Self::SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// Whether `token` was seen here before; marks it as seen.
+    fn seen_before(&self, token: &str) -> bool {
+        let hash = self.hasher.hash_one(token);
+        let fingerprint = (hash >> 20) | 1;
+        let Some(slot) = self.slots.get(hash as usize % Self::SLOTS) else {
+            return false;
+        };
+        slot.swap(fingerprint, Ordering::Relaxed) == fingerprint
     }
 }
 
@@ -109,7 +143,11 @@ impl<X: Send + Sync + 'static> VerdictCache<X> {
             .weigher(|_token: &Arc<str>, verdict: &Verdict<X>| verdict.weight)
             .expire_after(PerEntryTtl)
             .build();
-        VerdictCache { entries, config }
+        VerdictCache {
+            entries,
+            doorkeeper: Arc::new(Doorkeeper::new()),
+            config,
+        }
     }
 
     pub(crate) fn config(&self) -> VerdictCacheConfig {
@@ -124,7 +162,8 @@ impl<X: Send + Sync + 'static> VerdictCache<X> {
         self.entries.invalidate(token);
     }
 
-    /// Keeps a success for at most `until_expiry` (the token's remaining life) and `max_ttl`.
+    /// Keeps a success for at most `until_expiry` (the token's remaining life) and `max_ttl`,
+    /// once the token has been verified before (see [`Doorkeeper`]).
     pub(crate) fn insert(
         &self,
         token: &str,
@@ -134,7 +173,7 @@ impl<X: Send + Sync + 'static> VerdictCache<X> {
         until_expiry: Duration,
     ) {
         let ttl = until_expiry.min(self.config.max_ttl);
-        if ttl.is_zero() {
+        if ttl.is_zero() || !self.doorkeeper.seen_before(token) {
             return;
         }
         // The token, its claims (their strings and collections, about twice the payload)
@@ -175,11 +214,27 @@ mod tests {
         );
         for i in 0..10_000 {
             let token = format!("{i:0>900}");
+            // Admitted on the second verification.
+            cache.insert(&token, claims.clone(), 0, 0, Duration::from_secs(60));
             cache.insert(&token, claims.clone(), 0, 0, Duration::from_secs(60));
         }
         let size = cache.weighted_size();
         assert!(size <= 256 * 1024, "{size}");
         assert!(size > 128 * 1024, "the cache is used: {size}");
+    }
+
+    #[test]
+    fn a_token_is_admitted_on_its_second_verification() {
+        let cache: VerdictCache<crate::ExtraClaims> =
+            VerdictCache::new(VerdictCacheConfig::default());
+        let claims = Arc::new(
+            AccessTokenClaims::from_json(br#"{"iss":"i","aud":"a","exp":4000000000}"#)
+                .expect("claims"),
+        );
+        cache.insert("t", claims.clone(), 0, 0, Duration::from_secs(60));
+        assert!(cache.get("t").is_none(), "one verification: not admitted");
+        cache.insert("t", claims, 0, 0, Duration::from_secs(60));
+        assert!(cache.get("t").is_some(), "second verification: admitted");
     }
 
     #[test]
@@ -190,6 +245,7 @@ mod tests {
             AccessTokenClaims::from_json(br#"{"iss":"i","aud":"a","exp":4000000000}"#)
                 .expect("claims"),
         );
+        cache.insert("t", claims.clone(), 0, 0, Duration::ZERO);
         cache.insert("t", claims, 0, 0, Duration::ZERO);
         assert!(cache.get("t").is_none());
     }

@@ -1,5 +1,6 @@
 //! The verdict cache: repeated token bytes skip the signature, under every rule of
 //! `src/verdicts.rs`. A hit is observable: the same shared claims come back (`Arc::ptr_eq`).
+//! A token is admitted on its second verification, so hits start with its third use.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod common;
@@ -38,7 +39,12 @@ async fn a_repeated_token_is_a_hit_and_another_token_is_not() {
     let token = issuer
         .mint(&TokenRequest::new("alice", "c", [AUDIENCE]))
         .unwrap();
+    let once = verifier.verify(&token).await.unwrap();
     let first = verifier.verify(&token).await.unwrap();
+    assert!(
+        !Arc::ptr_eq(&once, &first),
+        "the second use verifies again (and admits)"
+    );
     let second = verifier.verify(&token).await.unwrap();
     assert!(
         Arc::ptr_eq(&first, &second),
@@ -91,6 +97,7 @@ async fn exp_is_checked_again_on_every_hit() {
             NumericDate::from_secs(now - 2),
         )
         .unwrap();
+    verifier.verify(&token).await.unwrap();
     let first = verifier.verify(&token).await.unwrap();
     assert!(Arc::ptr_eq(&first, &verifier.verify(&token).await.unwrap()));
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -110,6 +117,7 @@ async fn entries_live_at_most_max_ttl() {
     let token = issuer
         .mint(&TokenRequest::new("alice", "c", [AUDIENCE]))
         .unwrap();
+    verifier.verify(&token).await.unwrap();
     let first = verifier.verify(&token).await.unwrap();
     assert!(Arc::ptr_eq(&first, &verifier.verify(&token).await.unwrap()));
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -131,6 +139,7 @@ async fn a_key_leaving_the_set_clears_its_verdicts() {
     )
     .unwrap();
     let old = issuer.token("");
+    verifier.verify(&old).await.unwrap();
     let first = verifier.verify(&old).await.unwrap();
     assert!(
         Arc::ptr_eq(&first, &verifier.verify(&old).await.unwrap()),
