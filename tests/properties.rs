@@ -424,10 +424,13 @@ fn header_members() -> impl Strategy<Value = Vec<(String, String)>> {
     })
 }
 
+/// JSON object members as (name, JSON text), in document order.
+type Members = Vec<(String, String)>;
+
 /// Two orders of the same members.
 fn two_orders(
-    members: impl Strategy<Value = Vec<(String, String)>>,
-) -> impl Strategy<Value = (Vec<(String, String)>, Vec<(String, String)>)> {
+    members: impl Strategy<Value = Members>,
+) -> impl Strategy<Value = (Members, Members)> {
     members.prop_flat_map(|m| (Just(m.clone()), Just(m).prop_shuffle()))
 }
 
