@@ -1448,6 +1448,54 @@ fn huge_numbers_are_refused_or_saturate() {
     );
 }
 
+/// Floats are read correctly rounded, as every other JSON parser reads them: otherwise a
+/// fractional `exp` just above a midpoint floors to the second before (a one-second
+/// disagreement with other components about validity), and extra claims differ in the last
+/// bits. Regression for the `claims` fuzz target's round-trip crash (SECURITY.md).
+#[test]
+fn floats_are_read_correctly_rounded() {
+    let f = fixture();
+    let header = header_of(&f.es256).to_string();
+    let base = claims().to_string();
+    let exp = "1800000299.999999880790710449218751";
+    let payload = base.replace(&format!("\"exp\":{}", NOW + 300), &format!("\"exp\":{exp}"));
+    let token = sign_raw(&f.es256, header.as_bytes(), payload.as_bytes());
+    let at = |now: i64| {
+        f.validator.validate_at::<jwt_access_token::ExtraClaims>(
+            &token,
+            &f.keys,
+            NumericDate::from_secs(now),
+        )
+    };
+    assert_eq!(at(NOW).map(|c| c.exp.as_secs()), Ok(1_800_000_300));
+    // Valid at the last second a correctly rounding reader allows, like every other one.
+    assert!(at(1_800_000_300 + 59).is_ok());
+    assert!(matches!(
+        at(1_800_000_300 + 60),
+        Err(ValidationError::Expired { .. })
+    ));
+
+    // The fuzz crash, minimized: an extra claim's float, read, serialized, signed again and
+    // read again, must be the same claims.
+    let long = "102.2222222222222222222222222222222222222222222222222222222222222222225";
+    let payload = base.replace(
+        "\"scope\"",
+        &format!("\"tenant\":{{\"id\":[{long},null,true]}},\"scope\""),
+    );
+    let token = sign_raw(&f.es256, header.as_bytes(), payload.as_bytes());
+    let first = f.check(&token).expect("valid");
+    assert_eq!(
+        first.extra["tenant"]["id"][0].as_f64(),
+        Some(long.parse::<f64>().expect("float"))
+    );
+    let again = sign_raw(
+        &f.es256,
+        header.as_bytes(),
+        &serde_json::to_vec(&first).expect("serialize"),
+    );
+    assert_eq!(f.check(&again), Ok(first));
+}
+
 /// Deep nesting: past serde_json's recursion limit (128), refused cleanly, never a stack
 /// overflow, in the header and in the claims.
 #[test]

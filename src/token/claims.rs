@@ -202,7 +202,9 @@ fn string_list(value: Value, claim: &'static str) -> Result<Vec<String>, Validat
 }
 
 /// A JSON number of seconds since the epoch (RFC 7519 §2). Fractions are truncated toward
-/// the past; values beyond `i64` saturate.
+/// the past; values beyond `i64` saturate. Fractional values are parsed correctly rounded
+/// (serde_json's `float_roundtrip`), so the second they floor to is the one every other
+/// JSON parser sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NumericDate(i64);
 
@@ -417,6 +419,17 @@ mod tests {
         assert_eq!(c, Ok(NumericDate(i64::MAX)));
         let c = claims(r#"{"iss":"i","aud":"a","exp":-1e300}"#).map(|c| c.exp);
         assert_eq!(c, Ok(NumericDate(i64::MIN)));
+    }
+
+    #[test]
+    fn fractional_dates_are_read_correctly_rounded() {
+        // Just above the midpoint between 1800000300 and the double below it: correctly
+        // rounded, 1800000300; serde_json's default parser said 1800000299.9999998.
+        let c = claims(r#"{"iss":"i","aud":"a","exp":1800000299.999999880790710449218751}"#)
+            .map(|c| c.exp);
+        assert_eq!(c, Ok(NumericDate(1_800_000_300)));
+        let c = claims(r#"{"iss":"i","aud":"a","exp":0.9999999999999999}"#).map(|c| c.exp);
+        assert_eq!(c, Ok(NumericDate(0)));
     }
 
     #[test]
