@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for a bounded time: fuzz/run.sh [seconds per target] (default 30).
+# Runs every fuzz target for a bounded time: fuzz/run.sh [seconds per target] [target...]
+# (default: 30 s, every target).
 #
 # libFuzzer through cargo-fuzz, installed if missing. cargo-fuzz passes -Z flags to rustc; on a
 # stable toolchain RUSTC_BOOTSTRAP=1 lets them through. No sanitizer: the crate forbids unsafe
@@ -14,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
+shift || true
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
@@ -27,6 +29,9 @@ if [ -n "$target_dir" ]; then
 fi
 
 targets=(validate claims bearer jwks)
+if [ "$#" -gt 0 ]; then
+  targets=("$@")
+fi
 cargo fuzz build "${args[@]}"
 for target in "${targets[@]}"; do
   case "$target" in
