@@ -3,7 +3,7 @@
 //! The metadata's `issuer` must equal the configured issuer exactly (RFC 8414 §3.3), or the
 //! document is not used: otherwise one issuer's metadata could point us at another's keys.
 
-use super::fetch::{get_bounded, is_allowed_url};
+use super::fetch::{UrlPolicy, get_bounded};
 use crate::error::KeySourceError;
 use reqwest::Url;
 
@@ -24,12 +24,13 @@ pub(crate) fn well_known_urls(issuer: &Url) -> Vec<Url> {
     urls
 }
 
-/// Fetches the metadata and returns its `jwks_uri`.
+/// Fetches the metadata and returns its `jwks_uri`, which must be a URL `urls` allows.
 pub(crate) async fn discover_jwks_uri(
     client: &reqwest::Client,
     issuer: &str,
     issuer_url: &Url,
     max_bytes: usize,
+    urls: UrlPolicy,
 ) -> Result<Url, KeySourceError> {
     #[derive(serde::Deserialize)]
     struct Metadata {
@@ -38,7 +39,7 @@ pub(crate) async fn discover_jwks_uri(
     }
     let mut last_failure = String::from("no metadata location");
     for url in well_known_urls(issuer_url) {
-        let body = match get_bounded(client, &url, max_bytes, None).await {
+        let body = match get_bounded(client, &url, max_bytes, None, urls).await {
             Ok(fetched) => fetched.body.unwrap_or_default(),
             Err(e) => {
                 tracing::debug!(%url, error = %e, "metadata not found here");
@@ -62,7 +63,7 @@ pub(crate) async fn discover_jwks_uri(
             .jwks_uri
             .ok_or_else(|| invalid("no `jwks_uri`".into()))?;
         let jwks_uri = Url::parse(&jwks_uri).map_err(|e| invalid(format!("`jwks_uri`: {e}")))?;
-        if !is_allowed_url(&jwks_uri) {
+        if !urls.allows(&jwks_uri) {
             return Err(invalid(format!("`jwks_uri` {jwks_uri} is not https")));
         }
         tracing::info!(%issuer, %url, %jwks_uri, "issuer metadata discovered");

@@ -12,13 +12,31 @@ const MAX_REDIRECTS: usize = 3;
 /// The `User-Agent` of the client this crate builds.
 pub(crate) const USER_AGENT: &str = concat!("jwt-access-token/", env!("CARGO_PKG_VERSION"));
 
-/// Whether a URL may be fetched: https, or http to a loopback host (for development and
-/// tests); never anything else.
-pub(crate) fn is_allowed_url(url: &Url) -> bool {
-    match url.scheme() {
-        "https" => true,
-        "http" => is_loopback(url),
-        _ => false,
+/// Which URLs one key source may fetch: https always; plain http only to a loopback host, and
+/// only when the configured URL is itself plain http on loopback (development and tests).
+/// Metadata (`jwks_uri`) and redirects come from the issuer, so a remote https issuer (say, a
+/// tenant's own identity provider) can never point this server at its own loopback services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UrlPolicy {
+    loopback_http: bool,
+}
+
+impl UrlPolicy {
+    /// The policy for a key source configured with `url` (already checked by
+    /// [`parse_allowed_url`]).
+    pub(crate) fn for_configured(url: &Url) -> Self {
+        UrlPolicy {
+            loopback_http: url.scheme() == "http" && is_loopback(url),
+        }
+    }
+
+    /// Whether `url` may be fetched under this policy.
+    pub(crate) fn allows(self, url: &Url) -> bool {
+        match url.scheme() {
+            "https" => true,
+            "http" => self.loopback_http && is_loopback(url),
+            _ => false,
+        }
     }
 }
 
@@ -37,18 +55,23 @@ pub(crate) fn parse_allowed_url(s: &str) -> Result<Url, ConfigError> {
         url: s.to_owned(),
         reason: e.to_string(),
     })?;
-    if !is_allowed_url(&url) {
+    // What the operator configures may be plain http on loopback.
+    if !(UrlPolicy {
+        loopback_http: true,
+    })
+    .allows(&url)
+    {
         return Err(ConfigError::InsecureUrl(s.to_owned()));
     }
     Ok(url)
 }
 
-/// The client this crate uses when none is given.
-pub(crate) fn default_client() -> Result<reqwest::Client, ConfigError> {
-    let policy = reqwest::redirect::Policy::custom(|attempt| {
+/// The client this crate uses when none is given; its redirects follow `urls`.
+pub(crate) fn default_client(urls: UrlPolicy) -> Result<reqwest::Client, ConfigError> {
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() > MAX_REDIRECTS {
             attempt.error("too many redirects")
-        } else if !is_allowed_url(attempt.url()) {
+        } else if !urls.allows(attempt.url()) {
             attempt.error("redirect to a URL that is not https")
         } else {
             attempt.follow()
@@ -73,13 +96,14 @@ pub(crate) struct Fetched {
     pub status: u16,
 }
 
-/// GETs `url`: 200 (or 304 when `etag` is given) with a body of at most `max_bytes`. The
-/// caller bounds the time.
+/// GETs `url`: 200 (or 304 when `etag` is given) with a body of at most `max_bytes`, ending on
+/// a URL `urls` allows. The caller bounds the time.
 pub(crate) async fn get_bounded(
     client: &reqwest::Client,
     url: &Url,
     max_bytes: usize,
     etag: Option<&str>,
+    urls: UrlPolicy,
 ) -> Result<Fetched, KeySourceError> {
     let fetch_error = |e: reqwest::Error| KeySourceError::Fetch {
         url: url.to_string(),
@@ -93,7 +117,7 @@ pub(crate) async fn get_bounded(
     }
     let mut response = request.send().await.map_err(fetch_error)?;
     // A caller-supplied client may follow redirects anywhere: check where we ended up.
-    if !is_allowed_url(response.url()) {
+    if !urls.allows(response.url()) {
         return Err(KeySourceError::Fetch {
             url: url.to_string(),
             reason: format!("redirected to a URL that is not https: {}", response.url()),
@@ -229,6 +253,29 @@ mod tests {
         );
         assert_eq!(secs(&[("expires", "0")]), None);
         assert_eq!(secs(&[]), None);
+    }
+
+    #[test]
+    fn loopback_http_only_when_the_configured_url_is_loopback_http() {
+        let url = |s: &str| Url::parse(s).expect("url");
+        let remote = UrlPolicy::for_configured(&url("https://idp.example/jwks"));
+        let local = UrlPolicy::for_configured(&url("http://127.0.0.1:8080/jwks"));
+        let local_https = UrlPolicy::for_configured(&url("https://localhost/jwks"));
+        for target in [
+            "http://127.0.0.1:2375/containers/json",
+            "http://localhost:8500/v1/kv/secret",
+            "http://[::1]/admin",
+        ] {
+            assert!(!remote.allows(&url(target)), "{target}");
+            assert!(!local_https.allows(&url(target)), "{target}");
+            assert!(local.allows(&url(target)), "{target}");
+        }
+        for policy in [remote, local, local_https] {
+            assert!(policy.allows(&url("https://keys.example/jwks")));
+            assert!(!policy.allows(&url("http://keys.example/jwks")));
+            assert!(!policy.allows(&url("http://169.254.169.254/latest/meta-data")));
+            assert!(!policy.allows(&url("file:///etc/passwd")));
+        }
     }
 
     #[test]

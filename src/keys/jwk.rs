@@ -12,6 +12,11 @@ use std::sync::OnceLock;
 
 /// RFC 7518 §3.3: RSA keys of 2048 bits or larger MUST be used.
 const MIN_RSA_BITS: usize = 2048;
+/// The largest modulus the aws-lc-rs verifiers accept (`RSA_PKCS1_2048_8192_*`,
+/// `RSA_PSS_2048_8192_*`): a larger key would load and then never verify anything.
+const MAX_RSA_BITS: usize = 8192;
+/// aws-lc refuses public exponents over 33 bits (a DoS bound, `rsa_check_public_key`).
+const MAX_RSA_EXPONENT_BITS: usize = 33;
 
 /// A public key ready for signature verification, with the JWK parameters that limit it.
 #[derive(Clone)]
@@ -232,15 +237,29 @@ fn verification_algorithm(alg: Algorithm) -> Option<&'static dyn VerificationAlg
     })
 }
 
-/// The SubjectPublicKeyInfo DER of an RSA key, refusing moduli under 2048 bits.
+/// The SubjectPublicKeyInfo DER of an RSA public key from its big-endian modulus and
+/// exponent, refused unless the verifier could use it: a modulus of 2048 to 8192 bits,
+/// counted in bits (a 256-byte modulus whose top byte is small is under 2048 bits), odd; an
+/// exponent that is odd, at least 3 (e = 1 would make every padded hash its own signature)
+/// and at most 33 bits. aws-lc-rs checks the same again; refusing here names the reason when
+/// the key set loads.
 fn rsa_spki(n: &[u8], e: &[u8]) -> Result<Vec<u8>, ConfigError> {
     use aws_lc_rs::encoding::AsDer;
     let n = strip_leading_zeros(n);
     let e = strip_leading_zeros(e);
-    if n.len() * 8 < MIN_RSA_BITS {
+    let n_bits = bit_length(n);
+    if n_bits < MIN_RSA_BITS {
         return Err(invalid("RSA modulus under 2048 bits"));
     }
-    if e.is_empty() || e.len() > 8 {
+    if n_bits > MAX_RSA_BITS {
+        return Err(invalid("RSA modulus over 8192 bits"));
+    }
+    if n.last().is_some_and(|b| b % 2 == 0) {
+        return Err(invalid("RSA modulus is even"));
+    }
+    let e_is_odd = e.last().is_some_and(|b| b % 2 == 1);
+    let e_at_least_3 = bit_length(e) >= 2;
+    if !e_is_odd || !e_at_least_3 || bit_length(e) > MAX_RSA_EXPONENT_BITS {
         return Err(invalid("RSA exponent is out of range"));
     }
     let components = aws_lc_rs::rsa::PublicKeyComponents { n, e };
@@ -253,6 +272,14 @@ fn rsa_spki(n: &[u8], e: &[u8]) -> Result<Vec<u8>, ConfigError> {
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
     &bytes[first..]
+}
+
+/// The number of significant bits of a big-endian integer without leading zero bytes.
+fn bit_length(bytes: &[u8]) -> usize {
+    match bytes.first() {
+        None => 0,
+        Some(top) => (bytes.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
+    }
 }
 
 fn invalid(reason: &str) -> ConfigError {
@@ -333,6 +360,35 @@ mod tests {
         for jwk in cases {
             assert!(VerifyingKey::from_jwk(&jwk).is_err(), "{jwk}");
         }
+    }
+
+    #[test]
+    fn rsa_sizes_are_counted_in_bits_and_exponents_checked() {
+        let n = |top: u8, len: usize| {
+            let mut n = vec![0xa7u8; len];
+            n[0] = top;
+            crate::token::encode_segment(&n)
+        };
+        let key = |n: String, e: &str| VerifyingKey::from_jwk(&json!({"kty":"RSA","n":n,"e":e}));
+        assert!(key(N_2048.into(), "AQAB").is_ok());
+        assert!(key(n(0x80, 256), "AQAB").is_ok(), "exactly 2048 bits");
+        assert!(key(n(0x7f, 256), "AQAB").is_err(), "2047 bits in 256 bytes");
+        assert!(key(n(0x01, 256), "AQAB").is_err(), "2041 bits in 256 bytes");
+        assert!(key(n(0xff, 1024), "AQAB").is_ok(), "8192 bits");
+        assert!(key(n(0x01, 1025), "AQAB").is_err(), "8193 bits");
+        let mut even = crate::token::encode_segment(&[0xc5u8; 256]);
+        even.pop();
+        even.push('A');
+        assert!(key(even, "AQAB").is_err(), "even modulus");
+        for e in ["AQ", "Ag", "AA", "AAE", "BA", "AQAAAAAB", "AgAAAAE"] {
+            assert!(key(N_2048.into(), e).is_err(), "e = {e}");
+        }
+        for e in ["Aw", "AQAB", "AAEAAQ", "AQAAAAE"] {
+            assert!(key(N_2048.into(), e).is_ok(), "e = {e}");
+        }
+        assert_eq!(bit_length(&[]), 0);
+        assert_eq!(bit_length(&[1]), 1);
+        assert_eq!(bit_length(&[0x80, 0]), 16);
     }
 
     #[test]

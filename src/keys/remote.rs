@@ -19,7 +19,7 @@
 //! delays requests whose key is cached.
 
 use super::discovery::discover_jwks_uri;
-use super::fetch::{default_client, get_bounded, parse_allowed_url};
+use super::fetch::{UrlPolicy, default_client, get_bounded, parse_allowed_url};
 use super::jwk::VerifyingKey;
 use super::set::{KeySet, MAX_KEYS, is_missing_key};
 use crate::algorithm::Algorithm;
@@ -65,6 +65,8 @@ enum Location {
 #[derive(Debug, Clone)]
 struct Settings {
     location: Location,
+    /// What metadata and redirects may point at: loopback http only if configured so.
+    urls: UrlPolicy,
     /// The issuer these keys belong to, for logs.
     issuer: Option<String>,
     client: reqwest::Client,
@@ -136,7 +138,12 @@ impl RemoteKeySet {
     /// Keys from an explicit `jwks_uri` (https, or http on a loopback host).
     pub fn from_jwks_uri(jwks_uri: &str) -> Result<Self, ConfigError> {
         let url = parse_allowed_url(jwks_uri)?;
-        Ok(Self::with_location(Location::Jwks(url), default_client()?))
+        let urls = UrlPolicy::for_configured(&url);
+        Ok(Self::with_location(
+            Location::Jwks(url),
+            urls,
+            default_client(urls)?,
+        ))
     }
 
     /// Keys found through the issuer's metadata: RFC 8414
@@ -144,14 +151,15 @@ impl RemoteKeySet {
     /// `/.well-known/openid-configuration`. The metadata's `issuer` must equal `issuer`.
     pub fn discover(issuer: &str) -> Result<Self, ConfigError> {
         let url = parse_allowed_url(issuer)?;
+        let urls = UrlPolicy::for_configured(&url);
         let location = Location::Discover {
             issuer: issuer.to_owned(),
             url,
         };
-        Ok(Self::with_location(location, default_client()?))
+        Ok(Self::with_location(location, urls, default_client(urls)?))
     }
 
-    fn with_location(location: Location, client: reqwest::Client) -> Self {
+    fn with_location(location: Location, urls: UrlPolicy, client: reqwest::Client) -> Self {
         let issuer = match &location {
             Location::Discover { issuer, .. } => Some(issuer.clone()),
             Location::Jwks(_) => None,
@@ -159,6 +167,7 @@ impl RemoteKeySet {
         Self::with_settings(Settings {
             issuer,
             location,
+            urls,
             client,
             lifetime: defaults::LIFETIME,
             min_lifetime: defaults::MIN_LIFETIME,
@@ -197,7 +206,8 @@ impl RemoteKeySet {
     }
 
     /// Use this client (its proxy, TLS roots, timeouts). Its redirect policy is its own, but
-    /// a response that ends on a non-https URL is still refused.
+    /// a response that ends on a non-https URL is still refused (plain http is accepted only
+    /// on loopback, and only when the configured URL is loopback http).
     pub fn client(self, client: reqwest::Client) -> Self {
         self.configure(|s| s.client = client)
     }
@@ -516,7 +526,7 @@ impl Inner {
             (Location::Jwks(url), _) => url.clone(),
             (Location::Discover { .. }, Some(url)) => url.clone(),
             (Location::Discover { issuer, url }, None) => {
-                let found = discover_jwks_uri(&s.client, issuer, url, s.max_bytes).await?;
+                let found = discover_jwks_uri(&s.client, issuer, url, s.max_bytes, s.urls).await?;
                 state.discovered_jwks_uri = Some(found.clone());
                 found
             }
@@ -524,7 +534,7 @@ impl Inner {
         let etag = previous
             .filter(|p| p.url == url)
             .and_then(|p| p.etag.as_deref());
-        let fetched = get_bounded(&s.client, &url, s.max_bytes, etag).await?;
+        let fetched = get_bounded(&s.client, &url, s.max_bytes, etag, s.urls).await?;
         let lifetime = fetched
             .max_age
             .map(|d| d.clamp(s.min_lifetime, s.max_lifetime))

@@ -7,8 +7,10 @@
 use super::jwk::VerifyingKey;
 use crate::algorithm::Algorithm;
 use crate::error::{ConfigError, ValidationError};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 /// How many keys one set may hold; the rest of a larger JWKS is skipped.
@@ -21,7 +23,8 @@ pub struct KeySet {
     by_kid: HashMap<String, usize>,
 }
 
-/// A JWKS entry that was left out, and why.
+/// A JWKS entry that was left out, and why. The entries beyond the key cap are reported
+/// together, as one `SkippedKey` at the first of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedKey {
     /// The entry's position in `keys`.
@@ -56,33 +59,34 @@ impl KeySet {
     }
 
     /// Reads a JWKS document keeping at most `max_keys` keys.
+    ///
+    /// The `keys` array is read one entry at a time: each entry is parsed, used or skipped,
+    /// and dropped before the next; once the set is full, the remaining entries are only
+    /// scanned (never built in memory) and reported as one [`SkippedKey`]. Skipped entries
+    /// are logged one by one up to a small number, then counted in one line, so a hostile
+    /// key server cannot flood the logs with a document of tiny unusable entries.
     pub(crate) fn parse_jwks(
         bytes: &[u8],
         max_keys: usize,
     ) -> Result<(Self, Vec<SkippedKey>), ConfigError> {
-        #[derive(serde::Deserialize)]
-        struct Jwks {
-            keys: Vec<Value>,
-        }
-        let jwks: Jwks = serde_json::from_slice(bytes)
+        let mut reader = JwksReader {
+            set: KeySet::new(),
+            skipped: Vec::new(),
+            max_keys,
+            logged: 0,
+        };
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        de.deserialize_map(JwksVisitor(&mut reader))
+            .and_then(|()| de.end())
             .map_err(|e| ConfigError::InvalidKeySet(format!("not a JWKS document: {e}")))?;
-        let mut set = KeySet::new();
-        let mut skipped = Vec::new();
-        for (index, entry) in jwks.keys.iter().enumerate() {
-            let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
-            let outcome = if set.keys.len() >= max_keys {
-                Err(format!("more than {max_keys} keys"))
-            } else {
-                VerifyingKey::from_jwk(entry)
-                    .map_err(|e| e.to_string())
-                    .and_then(|key| set.insert(key).map_err(str::to_owned))
-            };
-            if let Err(reason) = outcome {
-                tracing::warn!(index, ?kid, %reason, "JWKS entry skipped");
-                skipped.push(SkippedKey { index, kid, reason });
-            }
+        let unlogged = reader.skipped.len().saturating_sub(reader.logged);
+        if unlogged > 0 {
+            tracing::warn!(
+                more = unlogged,
+                "more JWKS entries skipped (not logged one by one)"
+            );
         }
-        Ok((set, skipped))
+        Ok((reader.set, reader.skipped))
     }
 
     /// A set of one PEM public key.
@@ -171,6 +175,116 @@ impl KeySet {
                 }
             }
         }
+    }
+}
+
+/// Skipped entries logged one by one per document; the rest are counted in one line.
+const LOGGED_SKIPS: usize = 16;
+
+/// The state of one JWKS read.
+struct JwksReader {
+    set: KeySet,
+    skipped: Vec<SkippedKey>,
+    max_keys: usize,
+    logged: usize,
+}
+
+impl JwksReader {
+    fn entry(&mut self, index: usize, entry: &Value) {
+        let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
+        let outcome = VerifyingKey::from_jwk(entry)
+            .map_err(|e| e.to_string())
+            .and_then(|key| self.set.insert(key).map_err(str::to_owned));
+        if let Err(reason) = outcome {
+            self.skip(SkippedKey { index, kid, reason });
+        }
+    }
+
+    fn skip(&mut self, skipped: SkippedKey) {
+        if self.logged < LOGGED_SKIPS {
+            self.logged += 1;
+            tracing::warn!(index = skipped.index, kid = ?skipped.kid, reason = %skipped.reason, "JWKS entry skipped");
+        }
+        self.skipped.push(skipped);
+    }
+}
+
+/// The JWKS object: `keys` (required, once), other members ignored.
+struct JwksVisitor<'a>(&'a mut JwksReader);
+
+impl<'de> Visitor<'de> for JwksVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWKS object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen_keys = false;
+        while let Some(name) = map.next_key::<String>()? {
+            if name != "keys" {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            if seen_keys {
+                return Err(de::Error::duplicate_field("keys"));
+            }
+            seen_keys = true;
+            map.next_value_seed(KeysSeed(&mut *self.0))?;
+        }
+        if !seen_keys {
+            return Err(de::Error::missing_field("keys"));
+        }
+        Ok(())
+    }
+}
+
+/// The `keys` array, read entry by entry.
+struct KeysSeed<'a>(&'a mut JwksReader);
+
+impl<'de> DeserializeSeed<'de> for KeysSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeysSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of JWKs")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let reader = self.0;
+        let mut index = 0;
+        while reader.set.len() < reader.max_keys {
+            match seq.next_element::<Value>()? {
+                Some(entry) => reader.entry(index, &entry),
+                None => return Ok(()),
+            }
+            index += 1;
+        }
+        // The set is full: the rest is scanned, not built, and reported once.
+        let first_over = index;
+        let mut over = 0usize;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            over += 1;
+        }
+        if over > 0 {
+            reader.skip(SkippedKey {
+                index: first_over,
+                kid: None,
+                reason: format!(
+                    "this entry and the {} after it: more than {} keys",
+                    over - 1,
+                    reader.max_keys
+                ),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -294,6 +408,29 @@ mod tests {
             .collect();
         let (s, skipped) = set(keys);
         assert_eq!(s.len(), MAX_KEYS);
-        assert_eq!(skipped.len(), 5);
+        assert_eq!(
+            skipped,
+            vec![SkippedKey {
+                index: MAX_KEYS,
+                kid: None,
+                reason: format!("this entry and the 4 after it: more than {MAX_KEYS} keys"),
+            }]
+        );
+        // Unusable entries do not count toward the cap.
+        let mut keys: Vec<Value> = vec![json!({"kty":"oct"}); 10];
+        keys.extend((0..MAX_KEYS).map(|i| ec(Some(&i.to_string()), "P-256", 32)));
+        let (s, skipped) = set(keys);
+        assert_eq!(s.len(), MAX_KEYS);
+        assert_eq!(skipped.len(), 10);
+    }
+
+    #[test]
+    fn the_document_shape_is_checked() {
+        assert!(KeySet::from_jwks_lenient(br#"{"keys":[],"keys":[]}"#).is_err());
+        assert!(KeySet::from_jwks_lenient(br#"{"other":1}"#).is_err());
+        assert!(KeySet::from_jwks_lenient(br#"{"keys":[]} x"#).is_err());
+        assert!(KeySet::from_jwks_lenient(br#"{"keys":null}"#).is_err());
+        let ok = KeySet::from_jwks_lenient(br#"{"x":{"y":[1]},"keys":[42]}"#);
+        assert_eq!(ok.map(|(s, k)| (s.len(), k.len())).ok(), Some((0, 1)));
     }
 }

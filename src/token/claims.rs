@@ -4,7 +4,7 @@
 //! never a string); every other member is handed to the caller's own type `X`.
 
 use super::json::{List, ListSeed, ListShape, Name, Number, Text};
-use super::object::UniqueObject;
+use super::object::{UniqueObject, UniqueValue};
 use crate::error::ValidationError;
 use serde::de::DeserializeOwned;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -188,6 +188,9 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Gathered, A::Error> {
         let mut c = Gathered::default();
         let mut seen = 0u32;
+        // A wrong type is reported once the whole object is read, so that a duplicate member
+        // anywhere in it is what is reported, whatever the member order.
+        let mut wrong_type: Option<ValidationError> = None;
         // Stops reading with a typed error of ours.
         macro_rules! refuse {
             ($e:expr) => {{
@@ -195,19 +198,25 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
                 return Err(de::Error::custom("refused"));
             }};
         }
+        macro_rules! wrong {
+            ($claim:literal, $expected:expr) => {{
+                wrong_type.get_or_insert(type_error($claim, $expected));
+                None
+            }};
+        }
         macro_rules! text {
             ($claim:literal) => {
                 match map.next_value::<Text>()? {
-                    Text::Str(s) => s,
-                    Text::Other => refuse!(type_error($claim, "a string")),
+                    Text::Str(s) => Some(s.into_owned()),
+                    Text::Other => wrong!($claim, "a string"),
                 }
             };
         }
         macro_rules! date {
             ($claim:literal) => {
                 match map.next_value::<Number>()? {
-                    Number::Secs(s) => NumericDate(s),
-                    Number::Other => refuse!(type_error($claim, "a JSON number (NumericDate)")),
+                    Number::Secs(s) => Some(NumericDate(s)),
+                    Number::Other => wrong!($claim, "a JSON number (NumericDate)"),
                 }
             };
         }
@@ -215,9 +224,23 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
             ($claim:literal, $shape:expr, $expected:expr) => {
                 match map.next_value_seed(ListSeed($shape))? {
                     List::Items(items) => items,
-                    List::Other => refuse!(type_error($claim, $expected)),
+                    List::Other => wrong!($claim, $expected).unwrap_or_default(),
+                    List::Duplicate(name) => refuse!(ValidationError::DuplicateMember(name)),
                 }
             };
+        }
+        // Any JSON value, refusing a duplicate member at any depth (it may decide access too).
+        macro_rules! unique_value {
+            () => {{
+                let mut duplicate = None;
+                let value = map.next_value_seed(UniqueValue {
+                    duplicate: &mut duplicate,
+                })?;
+                if let Some(name) = duplicate {
+                    refuse!(ValidationError::DuplicateMember(name));
+                }
+                value
+            }};
         }
         const SCIM: &str = "an array of strings or of objects with a string `value`";
         while let Some(Name(name)) = map.next_key::<Name>()? {
@@ -228,35 +251,43 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
                 seen |= 1 << bit;
             }
             match &*name {
-                "iss" => c.iss = Some(text!("iss").into_owned()),
-                "sub" => c.sub = Some(text!("sub").into_owned()),
-                "jti" => c.jti = Some(text!("jti").into_owned()),
-                "client_id" => c.client_id = Some(text!("client_id").into_owned()),
-                "acr" => c.acr = Some(text!("acr").into_owned()),
-                "scope" => match map.next_value::<Text>()? {
-                    Text::Str(s) => c.scope = Scope::parse(&s),
-                    Text::Other => refuse!(type_error("scope", "a space-separated string")),
-                },
-                "exp" => c.exp = Some(date!("exp")),
-                "nbf" => c.nbf = Some(date!("nbf")),
-                "iat" => c.iat = Some(date!("iat")),
-                "auth_time" => c.auth_time = Some(date!("auth_time")),
+                "iss" => c.iss = text!("iss"),
+                "sub" => c.sub = text!("sub"),
+                "jti" => c.jti = text!("jti"),
+                "client_id" => c.client_id = text!("client_id"),
+                "acr" => c.acr = text!("acr"),
+                "scope" => {
+                    if let Text::Str(s) = map.next_value::<Text>()? {
+                        c.scope = Scope::parse(&s);
+                    } else {
+                        let _: Option<()> = wrong!("scope", "a space-separated string");
+                    }
+                }
+                "exp" => c.exp = date!("exp"),
+                "nbf" => c.nbf = date!("nbf"),
+                "iat" => c.iat = date!("iat"),
+                "auth_time" => c.auth_time = date!("auth_time"),
                 "aud" => {
-                    c.aud = Some(match map.next_value_seed(AudienceSeed)? {
-                        Some(aud) => aud,
-                        None => refuse!(type_error("aud", "a string or an array of strings")),
-                    })
+                    c.aud = match map.next_value_seed(AudienceSeed)? {
+                        AudienceRead::Audience(aud) => Some(aud),
+                        AudienceRead::Duplicate(name) => {
+                            refuse!(ValidationError::DuplicateMember(name))
+                        }
+                        AudienceRead::Other => wrong!("aud", "a string or an array of strings"),
+                    }
                 }
                 "groups" => c.groups = list!("groups", ListShape::Scim, SCIM),
                 "roles" => c.roles = list!("roles", ListShape::Scim, SCIM),
                 "entitlements" => c.entitlements = list!("entitlements", ListShape::Scim, SCIM),
                 "amr" => c.amr = list!("amr", ListShape::Strings, "an array of strings"),
-                "cnf" => match map.next_value::<Value>()? {
-                    Value::Object(o) => c.cnf = Some(o),
-                    _ => refuse!(type_error("cnf", "a JSON object")),
-                },
+                "cnf" => {
+                    c.cnf = match unique_value!() {
+                        Value::Object(o) => Some(o),
+                        _ => wrong!("cnf", "a JSON object"),
+                    }
+                }
                 _ => {
-                    let value = map.next_value::<Value>()?;
+                    let value = unique_value!();
                     let name = name.into_owned();
                     if c.rest.contains_key(&name) {
                         refuse!(ValidationError::DuplicateMember(name));
@@ -265,21 +296,31 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
                 }
             }
         }
+        if let Some(e) = wrong_type {
+            refuse!(e);
+        }
         Ok(c)
     }
 }
 
-/// `aud`: one string, or an array of strings (`None` for anything else).
+/// `aud`: one string, or an array of strings.
 struct AudienceSeed;
 
+enum AudienceRead {
+    Audience(Audience),
+    Duplicate(String),
+    Other,
+}
+
 impl<'de> de::DeserializeSeed<'de> for AudienceSeed {
-    type Value = Option<Audience>;
+    type Value = AudienceRead;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        match ListSeed(ListShape::StringOrStrings).deserialize(d)? {
-            List::Items(items) => Ok(Some(Audience(items))),
-            List::Other => Ok(None),
-        }
+        Ok(match ListSeed(ListShape::StringOrStrings).deserialize(d)? {
+            List::Items(items) => AudienceRead::Audience(Audience(items)),
+            List::Duplicate(name) => AudienceRead::Duplicate(name),
+            List::Other => AudienceRead::Other,
+        })
     }
 }
 
@@ -299,7 +340,9 @@ fn type_error(claim: &'static str, expected: &'static str) -> ValidationError {
 }
 
 /// A JSON number of seconds since the epoch (RFC 7519 §2). Fractions are truncated toward
-/// the past; values beyond `i64` saturate.
+/// the past; values beyond `i64` saturate. Fractional values are parsed correctly rounded
+/// (serde_json's `float_roundtrip`), so the second they floor to is the one every other
+/// JSON parser sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NumericDate(i64);
 
@@ -479,6 +522,17 @@ mod tests {
         assert_eq!(c, Ok(NumericDate(i64::MAX)));
         let c = claims(r#"{"iss":"i","aud":"a","exp":-1e300}"#).map(|c| c.exp);
         assert_eq!(c, Ok(NumericDate(i64::MIN)));
+    }
+
+    #[test]
+    fn fractional_dates_are_read_correctly_rounded() {
+        // Just above the midpoint between 1800000300 and the double below it: correctly
+        // rounded, 1800000300; serde_json's default parser said 1800000299.9999998.
+        let c = claims(r#"{"iss":"i","aud":"a","exp":1800000299.999999880790710449218751}"#)
+            .map(|c| c.exp);
+        assert_eq!(c, Ok(NumericDate(1_800_000_300)));
+        let c = claims(r#"{"iss":"i","aud":"a","exp":0.9999999999999999}"#).map(|c| c.exp);
+        assert_eq!(c, Ok(NumericDate(0)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! server fetch.
 
 use super::json::{Decoded, Name, Text};
+use super::object::UniqueValue;
 use crate::algorithm::{Algorithm, AlgorithmSet};
 use crate::error::ValidationError;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -160,9 +161,17 @@ impl<'de> Visitor<'de> for HeaderVisitor<'_> {
                     map.next_value::<IgnoredAny>()?;
                     raw.crit = true;
                 }
-                // `jku`, `x5u`, `jwk`, `x5c` and the rest are never used.
+                // `jku`, `x5u`, `jwk`, `x5c` and the rest are never used, but read like the
+                // rest: a duplicate member at any depth is refused, and so is deep nesting.
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    let mut duplicate = None;
+                    map.next_value_seed(UniqueValue {
+                        duplicate: &mut duplicate,
+                    })?;
+                    if let Some(inner) = duplicate {
+                        *self.error = Some(ValidationError::DuplicateMember(inner));
+                        return Err(de::Error::custom("refused"));
+                    }
                 }
             }
             if let Some(slot) = names.get_mut(count) {

@@ -147,6 +147,8 @@ impl<'de> Visitor<'de> for NumberVisitor {
 pub(crate) enum List {
     Items(Vec<String>),
     Other,
+    /// An object in the list has this member twice (at any depth).
+    Duplicate(String),
 }
 
 /// Which shapes a list claim accepts.
@@ -190,13 +192,21 @@ impl<'de> Visitor<'de> for ListVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<List, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         let mut ok = true;
+        let mut duplicate = None;
         while let Some(item) = seq.next_element_seed(ItemSeed(self.0))? {
             match item {
-                Some(s) if ok => items.push(s),
+                Item::Value(s) if ok => items.push(s),
+                Item::Duplicate(name) => {
+                    duplicate.get_or_insert(name);
+                }
                 _ => ok = false,
             }
         }
-        Ok(if ok { List::Items(items) } else { List::Other })
+        Ok(match duplicate {
+            Some(name) => List::Duplicate(name),
+            None if ok => List::Items(items),
+            None => List::Other,
+        })
     }
 
     other_for_non_strings!(List::Other);
@@ -204,10 +214,17 @@ impl<'de> Visitor<'de> for ListVisitor {
 
 struct ItemSeed(ListShape);
 
-impl<'de> de::DeserializeSeed<'de> for ItemSeed {
-    type Value = Option<String>;
+/// One element of a list claim.
+enum Item {
+    Value(String),
+    Bad,
+    Duplicate(String),
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+impl<'de> de::DeserializeSeed<'de> for ItemSeed {
+    type Value = Item;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Item, D::Error> {
         d.deserialize_any(ItemVisitor(self.0))
     }
 }
@@ -215,55 +232,72 @@ impl<'de> de::DeserializeSeed<'de> for ItemSeed {
 struct ItemVisitor(ListShape);
 
 impl<'de> Visitor<'de> for ItemVisitor {
-    type Value = Option<String>;
+    type Value = Item;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(Some(s.to_owned()))
+        Ok(Item::Value(s.to_owned()))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
+        Ok(Item::Bad)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        // SCIM: {"value": "admin", "display": ...}; exactly one string `value`.
+        // SCIM: {"value": "admin", "display": ...}; exactly one string `value`, and no
+        // member twice at any depth (they are read like every other object).
         let mut value = None;
         let mut ok = matches!(self.0, ListShape::Scim);
+        let mut names: Vec<std::borrow::Cow<'de, str>> = Vec::new();
+        let mut duplicate = None;
         while let Some(Name(name)) = map.next_key::<Name>()? {
+            if names.contains(&name) {
+                duplicate.get_or_insert_with(|| name.clone().into_owned());
+            }
             if name == "value" {
                 match map.next_value::<Text>()? {
                     Text::Str(s) if value.is_none() => value = Some(s.into_owned()),
                     _ => ok = false,
                 }
             } else {
-                map.next_value::<IgnoredAny>()?;
+                let mut inner = None;
+                map.next_value_seed(super::object::UniqueValue {
+                    duplicate: &mut inner,
+                })?;
+                if let Some(inner) = inner {
+                    duplicate.get_or_insert(inner);
+                }
             }
+            names.push(name);
         }
-        Ok(value.filter(|_| ok))
+        Ok(match (duplicate, value) {
+            (Some(name), _) => Item::Duplicate(name),
+            (None, Some(v)) if ok => Item::Value(v),
+            _ => Item::Bad,
+        })
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Item::Bad)
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Item::Bad)
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Item::Bad)
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Item::Bad)
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Item::Bad)
     }
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Item::Bad)
     }
 }
 

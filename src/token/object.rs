@@ -1,12 +1,13 @@
-//! A JSON object read member by member, refusing duplicate names.
+//! A JSON object read member by member, refusing duplicate names at every depth.
 //!
 //! RFC 7515 §4 and RFC 7519 §4 let parsers either reject duplicates or take the last one;
 //! different parsers taking different ones is how two components disagree about one token
-//! (RFC 8725 §2.8). We reject.
+//! (RFC 8725 §2.8). We reject, in the top-level object and in every object nested in it (a
+//! SCIM group's `value`, `cnf`, the caller's own claims), since those decide access too.
 
 use crate::error::ValidationError;
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde_json::Value;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -48,11 +49,14 @@ impl<'de> Visitor<'de> for ObjectVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut members = Vec::new();
         let mut seen = HashSet::new();
+        // The first duplicate name found, at any depth, in document order.
         let mut duplicate = None;
         while let Some(name) = map.next_key::<String>()? {
-            let value = map.next_value::<Value>()?;
-            if duplicate.is_none() && !seen.insert(name.clone()) {
-                duplicate = Some(name);
+            let value = map.next_value_seed(UniqueValue {
+                duplicate: &mut duplicate,
+            })?;
+            if !seen.insert(name.clone()) {
+                duplicate.get_or_insert(name);
                 continue;
             }
             members.push((name, value));
@@ -61,6 +65,94 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             Some(name) => Err(ObjectError::Duplicate(name)),
             None => Ok(UniqueObject(members)),
         })
+    }
+}
+
+/// Any JSON value, read like `serde_json::Value` except that a duplicate member in any
+/// nested object is recorded (the first one wins the report) instead of silently replacing
+/// the earlier one. The reading goes on, so that syntax errors still take precedence in the
+/// same way for every document. Depth is bounded by serde_json's recursion limit (128).
+pub(crate) struct UniqueValue<'a> {
+    pub(crate) duplicate: &'a mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for UniqueValue<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueValue<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        // What serde_json's own `Value` does; its parser never yields NaN or infinities.
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let duplicate = self.duplicate;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(UniqueValue {
+            duplicate: &mut *duplicate,
+        })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let duplicate = self.duplicate;
+        let mut object = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let value = map.next_value_seed(UniqueValue {
+                duplicate: &mut *duplicate,
+            })?;
+            if object.contains_key(&name) {
+                duplicate.get_or_insert(name);
+                continue;
+            }
+            object.insert(name, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -92,6 +184,42 @@ mod tests {
             parse(r#"{"alg":"a","\u0061lg":"b"}"#),
             Err(ValidationError::DuplicateMember("alg".into()))
         );
+    }
+
+    #[test]
+    fn nested_duplicates_are_refused_too() {
+        for (json, name) in [
+            (
+                r#"{"groups":[{"value":"users","value":"admins"}]}"#,
+                "value",
+            ),
+            (r#"{"cnf":{"jkt":"a","jkt":"b"}}"#, "jkt"),
+            (r#"{"a":{"b":{"c":1,"\u0063":2}}}"#, "c"),
+            (r#"{"a":[[{"x":1}],[{"y":1,"y":1}]]}"#, "y"),
+            // The first duplicate in document order is the one reported.
+            (r#"{"a":{"n":1,"n":2},"a":3}"#, "n"),
+            (r#"{"a":3,"a":{"n":1,"n":2}}"#, "n"),
+        ] {
+            assert_eq!(
+                parse(json),
+                Err(ValidationError::DuplicateMember(name.into())),
+                "{json}"
+            );
+        }
+        // The same name in sibling objects is not a duplicate.
+        assert_eq!(
+            parse(r#"{"g":[{"value":"a"},{"value":"b"}],"h":{"value":"c"}}"#),
+            Ok(vec!["g".into(), "h".into()])
+        );
+    }
+
+    #[test]
+    fn values_read_like_serde_json_values() {
+        let json = r#"{"a":[1,-2,3.5,18446744073709551615,true,null,"s",{"k":[]}],"b":{}}"#;
+        let object = UniqueObject::parse(json.as_bytes(), ValidationError::InvalidClaims)
+            .map(|o| Value::Object(o.0.into_iter().collect()));
+        let expected: Result<Value, serde_json::Error> = serde_json::from_str(json);
+        assert_eq!(object.ok(), expected.ok());
     }
 
     #[test]
