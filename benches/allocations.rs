@@ -6,16 +6,15 @@
 //! service's), so that "no allocation beyond the claims" can be checked by eye and by the
 //! final line.
 
+mod common;
+use common::{Body, answer, ready};
+
 use jwt_access_token::{
     AccessTokenClaims, AccessTokenVerifier, Algorithm, ExtraClaims, JwtAccessTokenIssuer,
     JwtAccessTokenLayer, KeySet, SigningKey, TokenRequest, Validator,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tower::{Service, ServiceBuilder};
 
@@ -24,19 +23,6 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const ISS: &str = "https://as.example";
 const AUD: &str = "https://api.example";
-
-type Body = String;
-
-fn ready<F: Future>(future: F) -> Option<F::Output> {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
-    }
-}
-
-fn answer(_: http::Request<Body>) -> std::future::Ready<Result<http::Response<Body>, Infallible>> {
-    std::future::ready(Ok(http::Response::new(Body::new())))
-}
 
 /// Allocations made by `f`, run after one warm-up call.
 fn count(mut f: impl FnMut() -> bool) -> Option<usize> {

@@ -16,6 +16,9 @@
 //!
 //! `cargo bench --bench validation`; the tokens are asserted valid in the setup.
 
+mod common;
+use common::{Body, answer, ready};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -24,10 +27,7 @@ use jwt_access_token::{
 };
 use serde::Deserialize;
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -188,16 +188,6 @@ fn jwt_decode(f: &Fixture) -> Result<JwtClaims, jsonwebtoken::errors::Error> {
     jsonwebtoken::decode::<JwtClaims>(&f.token, &f.jwt_key, &validation).map(|d| d.claims)
 }
 
-/// Polls a future that completes at once (every service here does), without a runtime.
-fn ready<F: Future>(future: F) -> Option<F::Output> {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
-    }
-}
-
-type Body = String;
-
 fn request(authorization: &http::HeaderValue) -> http::Request<Body> {
     let mut request = http::Request::new(Body::new());
     request
@@ -219,10 +209,6 @@ where
 type App = tower::util::ServiceFn<
     fn(http::Request<Body>) -> std::future::Ready<Result<http::Response<Body>, Infallible>>,
 >;
-
-fn answer(_: http::Request<Body>) -> std::future::Ready<Result<http::Response<Body>, Infallible>> {
-    std::future::ready(Ok(http::Response::new(Body::from("ok"))))
-}
 
 fn app() -> App {
     tower::service_fn(answer as fn(_) -> _)
