@@ -1955,3 +1955,57 @@ async fn the_key_cache_cannot_be_poisoned() {
     }
     assert!(verifier.verify(&good).await.is_ok());
 }
+
+/// Oversized JWKS and log flooding: a key set keeps at most 256 keys, the entries beyond
+/// are scanned (never built) and reported once; unusable entries do not count toward the cap.
+/// (100 000 keys, from a real server too: `tests/resource_bounds.rs`.)
+#[test]
+fn oversized_jwks_documents_are_capped() {
+    let f = fixture();
+    let jwk = f.es256.public_jwk().clone();
+    let entries: Vec<String> = (0..2_000)
+        .map(|i| {
+            let mut entry = jwk.clone();
+            entry["kid"] = json!(format!("k{i}"));
+            entry.to_string()
+        })
+        .collect();
+    let document = format!(r#"{{"keys":[{}]}}"#, entries.join(","));
+    let (set, skipped) = KeySet::from_jwks_lenient(document.as_bytes()).expect("a JWKS");
+    assert_eq!(set.len(), 256);
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].index, 256);
+    // Thousands of tiny unusable entries, then a good key: the good key is kept.
+    let tiny = format!(r#"{{"keys":[{}{}]}}"#, "{},".repeat(20_000), jwk);
+    let (set, skipped) = KeySet::from_jwks_lenient(tiny.as_bytes()).expect("a JWKS");
+    assert_eq!((set.len(), skipped.len()), (1, 20_000));
+}
+
+/// Key guessing: a token without `kid` is never tried against several keys; it is verified
+/// only when exactly one key of the issuer fits its algorithm.
+#[test]
+fn kidless_tokens_are_not_tried_against_every_key() {
+    let f = fixture();
+    let other = SigningKey::generate(Algorithm::ES256, "es-2").expect("key");
+    let two = keys_of(&[f.es256.public_jwk().clone(), other.public_jwk().clone()]);
+    let token = sign(&other, &json!({"typ":"at+jwt","alg":"ES256"}), &claims());
+    let result = f.validator.validate_at::<jwt_access_token::ExtraClaims>(
+        &token,
+        &two,
+        NumericDate::from_secs(NOW),
+    );
+    assert_eq!(
+        result.err(),
+        Some(ValidationError::AmbiguousKey {
+            alg: Algorithm::ES256,
+            count: 2
+        })
+    );
+    // With one fitting key it is tried, and only that key.
+    assert_eq!(
+        f.check(&token).err(),
+        Some(ValidationError::InvalidSignature)
+    );
+    let own = sign(&f.es256, &json!({"typ":"at+jwt","alg":"ES256"}), &claims());
+    assert!(f.check(&own).is_ok());
+}
